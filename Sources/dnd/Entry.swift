@@ -1,0 +1,6 @@
+import DNDCLI
+
+@main
+enum Entry {
+    static func main() async { await DND.main() }
+}
