@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dnd", targets: ["dnd"]),
-        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors"]),
+        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,14 +22,18 @@ let package = Package(
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
+        .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "SafeTensors", "LoRA"], swiftSettings: fast),
         .target(name: "DNDCLI", dependencies: [
-            "TensorCore", "SafeTensors",
+            "TensorCore", "SafeTensors", "LoRA", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Sources/DNDTestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

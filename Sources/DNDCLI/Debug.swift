@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// `dnd debug …`: the parity commands of DESIGN.md ("Verification commands").
+struct Debug: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Parity and debugging commands (compare dnd with the reference Python libraries).",
+        subcommands: []
+    )
+}
