@@ -23,7 +23,9 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "SafeTensors", "LoRA"], swiftSettings: fast),
+        .target(name: "Pipeline", dependencies: [
+            "TensorCore", "SafeTensors", "LoRA", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
         .target(name: "DNDCLI", dependencies: [
             "TensorCore", "SafeTensors", "LoRA", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,7 +35,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
