@@ -26,8 +26,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "TensorCore", "SafeTensors", "LoRA", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
+        .target(name: "Demo", dependencies: ["TensorCore", "Pipeline"]),
         .target(name: "DNDCLI", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "Pipeline",
+            "TensorCore", "SafeTensors", "LoRA", "Pipeline", "Demo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "DNDTestSupport"]),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
