@@ -132,9 +132,11 @@ public struct TokenLayout: Codable, Equatable, Sendable {
     /// The dimensions of `site`, nil when the layout does not cover it.
     public func shape(of site: LoRASite) -> SiteShape? { sites.first { $0.site == site } }
 
-    /// Throws unless `adapter` has exactly this layout's sites, rank and shapes; the error names the tensor.
+    /// Throws unless `adapter` is valid (finite, consistent rank) and has exactly this layout's sites, rank and
+    /// shapes; the error names the tensor.
     public func check(_ adapter: LoRAAdapter) throws {
         let origin = adapter.origin
+        try adapter.validate(origin: origin)
         guard adapter.rank == rank else {
             throw DNDError("\(origin): rank \(adapter.rank) differs from the token layout's rank \(rank); every checkpoint must use r = \(rank)")
         }

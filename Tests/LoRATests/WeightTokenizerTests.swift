@@ -213,6 +213,18 @@ final class WeightTokenizerTests: XCTestCase {
         }
     }
 
+    func testTokenizeRefusesNonFiniteWeights() throws {
+        let site = LoRASite(layer: 2, module: .gate_proj)
+        var a = Tensor(zeros: [2, 5]); a[1, 3] = .infinity
+        let adapter = LoRAAdapter(config: LoRAConfig(r: 2, loraAlpha: 2, targetModules: [.gate_proj], baseModel: nil),
+                                  weights: [site: (a, Tensor(zeros: [3, 2]))], folder: URL(fileURLWithPath: "/zoo/bad"))
+        XCTAssertThrowsError(try WeightTokenizer.tokenize(adapter, chunkWidth: 4)) {
+            XCTAssertTrue("\($0)".contains("/zoo/bad") && "\($0)".contains(site.key("A")) && "\($0)".contains("infinite"), "\($0)")
+        }
+        let layout = try TokenLayout(rank: 2, chunkWidth: 4, sites: [(site, in: 5, out: 3)])
+        XCTAssertThrowsError(try WeightTokenizer.tokenize([adapter], layout: layout)) { XCTAssertTrue("\($0)".contains(site.key("A")), "\($0)") }
+    }
+
     func testDetokenizedAdapterWritesAndReloadsBitForBit() throws {
         let adapter = try LoRAAdapter(folder: TestSupport.fixture("lora-tokens/adapter"))
         let (tokens, layout) = try WeightTokenizer.tokenize(adapter, chunkWidth: 20)
