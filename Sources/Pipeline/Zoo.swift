@@ -10,6 +10,8 @@ public struct ZooDataset: Sendable {
     public var prompts: [PromptRecord]
     /// Checkpoint folders, sorted by name (natural order: checkpoint-9 before checkpoint-10).
     public var checkpoints: [URL]
+    /// The checkpoints, loaded (memory-mapped) and validated, in the order of `checkpoints`.
+    public var adapters: [LoRAAdapter]
 }
 
 /// The checkpoint zoo under `checkpoints/`: scanning, validation and a fingerprint.
@@ -22,7 +24,6 @@ public struct Zoo: Sendable {
     public var datasets: [ZooDataset]
     /// The shared adapter geometry, from the first checkpoint.
     public var reference: LoRAAdapter
-    public var referenceFolder: URL
     /// Datasets skipped while scanning and why (incomplete copies, no checkpoints yet).
     public var warnings: [String]
 
@@ -41,7 +42,6 @@ public struct Zoo: Sendable {
         }
         var datasets: [ZooDataset] = []
         var warnings: [String] = []
-        var reference: (LoRAAdapter, URL)?
         for name in names where !holdout.contains(name) {
             let folder = root.appendingPathComponent(name)
             guard isDirectory(folder) else { continue }
@@ -57,39 +57,18 @@ public struct Zoo: Sendable {
                 continue
             }
             let prompts = try PromptFile.read(promptFile, limits: limits)
-            for c in ckpts {
-                let a = try LoRAAdapter(folder: c)
-                if let (ref, refURL) = reference { try checkCompatible(a, c, with: ref, refURL) } else { reference = (a, c) }
-            }
-            datasets.append(ZooDataset(name: name, folder: folder, prompts: prompts, checkpoints: ckpts))
+            let adapters = try ckpts.map { try LoRAAdapter(folder: $0) }
+            datasets.append(ZooDataset(name: name, folder: folder, prompts: prompts, checkpoints: ckpts, adapters: adapters))
         }
-        guard let (ref, refURL) = reference, !datasets.isEmpty else {
+        let all = datasets.flatMap(\.adapters)
+        guard let ref = all.first else {
             throw DNDError("\(root.path): no usable dataset (each needs prompts.jsonl and at least one PEFT checkpoint folder)\(warnings.isEmpty ? "" : "; " + warnings.joined(separator: "; "))")
         }
-        return Zoo(root: root, datasets: datasets, reference: ref, referenceFolder: refURL, warnings: warnings)
-    }
-
-    /// Errors name both folders and what differs.
-    static func checkCompatible(_ a: LoRAAdapter, _ folder: URL, with ref: LoRAAdapter, _ refFolder: URL) throws {
-        let hint = "every checkpoint of the zoo must share one base model, rank and target modules; retrain the odd one or move it out of checkpoints/"
-        if a.config.baseModelNameOrPath != ref.config.baseModelNameOrPath {
-            throw DNDError("\(folder.path): base model '\(a.config.baseModelNameOrPath ?? "none")' differs from '\(ref.config.baseModelNameOrPath ?? "none")' in \(refFolder.path); \(hint)")
+        for a in all where a.config.baseModelNameOrPath != ref.config.baseModelNameOrPath {
+            throw DNDError("\(a.origin) and \(ref.origin) disagree: base model '\(a.config.baseModelNameOrPath ?? "none")' vs '\(ref.config.baseModelNameOrPath ?? "none")'; every checkpoint of the zoo must be trained on the same base model")
         }
-        if a.rank != ref.rank {
-            throw DNDError("\(folder.path): rank \(a.rank) differs from rank \(ref.rank) in \(refFolder.path); \(hint)")
-        }
-        if a.config.loraAlpha != ref.config.loraAlpha || a.config.useRslora != ref.config.useRslora {
-            throw DNDError("\(folder.path): lora_alpha \(a.config.loraAlpha) differs from \(ref.config.loraAlpha) in \(refFolder.path); \(hint)")
-        }
-        if a.sites != ref.sites {
-            throw DNDError("\(folder.path): targets \(a.modules.map(\.rawValue)) on \(a.layerCount) layers differ from \(ref.modules.map(\.rawValue)) on \(ref.layerCount) layers in \(refFolder.path); \(hint)")
-        }
-        for s in a.sites {
-            let (x, y) = (a.weights[s]!, ref.weights[s]!)
-            if x.a.shape != y.a.shape || x.b.shape != y.b.shape {
-                throw DNDError("\(folder.path): \(s.key("A")) has shape \(x.a.shape)/\(x.b.shape) but \(refFolder.path) has \(y.a.shape)/\(y.b.shape); \(hint)")
-            }
-        }
+        try ZooConsistency.check(all)
+        return Zoo(root: root, datasets: datasets, reference: ref, warnings: warnings)
     }
 
     /// SHA-256 over every file's relative path, size and modification time under `root` (dot-files excluded):

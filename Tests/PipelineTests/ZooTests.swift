@@ -46,7 +46,7 @@ final class ZooTests: XCTestCase {
         try makeZoo(at: root, datasets: ["b"], rank: 3)
         XCTAssertThrowsError(try Zoo.scan(root)) { e in
             let m = "\(e)"
-            XCTAssertTrue(m.contains("rank 3 differs from rank 2"), m)
+            XCTAssertTrue(m.contains("r = 3 vs r = 2"), m)
             XCTAssertTrue(m.contains("/b/checkpoint-") && m.contains("/a/checkpoint-"), m)
         }
     }
