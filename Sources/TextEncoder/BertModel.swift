@@ -87,7 +87,52 @@ final class BertModel: @unchecked Sendable {
 
     /// Last hidden states of the packed sequences `ids` (each 1...P ids below V, checked by the caller):
     /// `[M, H]`, the rows of sequence n starting at Σ_{m<n} T_m.
+    ///
+    /// With several sequences and cores, the sequences are split into one group per core (balanced by token
+    /// count) and each group runs the whole forward on its own core with single-threaded sgemm: no
+    /// synchronisation inside a layer, and the hand loops (softmax, GELU, LayerNorm) run on every core too.
     func forward(_ ids: [[Int]]) -> Tensor {
+        let cores = Parallel.cores
+        if ids.count < 2 || cores < 2 { return forwardPacked(ids) }
+        let groups = BertModel.partition(ids.map(\.count), into: min(cores, ids.count))
+        var parts = [Tensor](repeating: Tensor(zeros: [0]), count: groups.count)
+        SingleThreadedBLAS.run {
+            parts.withUnsafeMutableBufferPointer { out in
+                let slots = out.baseAddress!
+                Parallel.forEach(groups.count) { g in slots[g] = forwardPacked(groups[g].map { ids[$0] }) }
+            }
+        }
+        let h = config.hiddenSize
+        var offsets = [Int](repeating: 0, count: ids.count)
+        for n in 1..<max(1, ids.count) { offsets[n] = offsets[n - 1] + ids[n - 1].count }
+        var x = Tensor(uninitialized: [offsets.last! + ids.last!.count, h])   // [M, H]
+        x.withUnsafeMutableBufferPointer { xb in
+            for (g, members) in groups.enumerated() {
+                var row = 0
+                for n in members {
+                    (xb.baseAddress! + offsets[n] * h).update(from: parts[g].pointer + row * h, count: ids[n].count * h)
+                    row += ids[n].count
+                }
+            }
+        }
+        return x
+    }
+
+    /// Splits sequence indices into `k` groups of about equal token counts (longest first, each to the
+    /// lightest group); a group keeps its members in increasing order.
+    static func partition(_ lengths: [Int], into k: Int) -> [[Int]] {
+        var groups = [[Int]](repeating: [], count: k)
+        var load = [Int](repeating: 0, count: k)
+        for n in lengths.indices.sorted(by: { lengths[$0] > lengths[$1] }) {
+            let g = load.indices.min { load[$0] < load[$1] }!
+            groups[g].append(n)
+            load[g] += lengths[n]
+        }
+        return groups.filter { !$0.isEmpty }.map { $0.sorted() }
+    }
+
+    /// `forward` on the calling thread (sgemm uses however many threads OpenBLAS is set to).
+    func forwardPacked(_ ids: [[Int]]) -> Tensor {
         let h = config.hiddenSize, inner = config.intermediateSize, eps = config.layerNormEps
         let lengths = ids.map(\.count)
         let m = lengths.reduce(0, +)

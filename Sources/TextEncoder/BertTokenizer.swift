@@ -157,8 +157,11 @@ public struct BertTokenizer: Sendable {
     }
 
     /// `[CLS]`, the first `maxLength − 2` pieces, `[SEP]`.
-    public func encode(_ text: String) -> [Int] {
+    public func encode(_ text: String) -> [Int] { encodeCountingPieces(text).ids }
+
+    /// `encode`, plus how many pieces the text had before truncation.
+    public func encodeCountingPieces(_ text: String) -> (ids: [Int], pieces: Int) {
         let p = pieces(text)
-        return [clsID] + p.prefix(maxLength - 2) + [sepID]
+        return ([clsID] + p.prefix(maxLength - 2) + [sepID], p.count)
     }
 }

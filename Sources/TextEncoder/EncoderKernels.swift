@@ -12,7 +12,9 @@ enum EncoderKernels {
     @inline(__always)
     static func exp(_ x: Float) -> Float {
         let xc = x < -87 ? -87 : (x > 88 ? 88 : x)
-        let k = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Adding and subtracting 1.5·2²³ rounds to the nearest integer in plain float arithmetic (a call to
+        // rintf would stop the loop from vectorizing).
+        let k = (xc * 1.44269504088896341 + 12582912) - 12582912
         let r = (xc - k * 0.693145751953125) - k * 1.428606765330187045e-06
         var p: Float = 1.0 / 5040
         p = p * r + 1.0 / 720
@@ -49,15 +51,30 @@ enum EncoderKernels {
     }
 
     // MARK: reductions
+    // Four 4-wide accumulators (the build targets baseline x86-64, so SSE: SIMD4 maps onto one register;
+    // wider SIMD types or their `.sum()`/`.max()` compile to spills and per-lane loops).
 
-    /// Σ p[0..<n], in 16-wide partial sums.
+    @inline(__always)
+    static func load4(_ p: UnsafePointer<Float>, _ j: Int) -> SIMD4<Float> {
+        UnsafeRawPointer(p + j).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always)
+    static func lanes(_ v: SIMD4<Float>) -> Float { (v[0] + v[1]) + (v[2] + v[3]) }
+
+    @inline(__always)
+    static func larger(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
+
+    /// Σ p[0..<n].
     @inline(__always)
     static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD16<Float>(repeating: 0)
+        var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
         var j = 0
-        let raw = UnsafeRawPointer(p)
-        while j + 16 <= n { acc += raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self); j += 16 }
-        var s = acc.sum()
+        while j + 16 <= n {
+            a0 += load4(p, j); a1 += load4(p, j + 4); a2 += load4(p, j + 8); a3 += load4(p, j + 12)
+            j += 16
+        }
+        var s = lanes((a0 + a1) + (a2 + a3))
         while j < n { s += p[j]; j += 1 }
         return s
     }
@@ -65,28 +82,35 @@ enum EncoderKernels {
     /// Σ (p[j] − m)² over n values.
     @inline(__always)
     static func sumOfSquaredDeviations(_ p: UnsafePointer<Float>, _ n: Int, mean m: Float) -> Float {
-        var acc = SIMD16<Float>(repeating: 0)
-        let mv = SIMD16<Float>(repeating: m)
+        var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
+        let mv = SIMD4<Float>(repeating: m)
         var j = 0
-        let raw = UnsafeRawPointer(p)
         while j + 16 <= n {
-            let d = raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) - mv
-            acc += d * d
+            let d0 = load4(p, j) - mv, d1 = load4(p, j + 4) - mv, d2 = load4(p, j + 8) - mv, d3 = load4(p, j + 12) - mv
+            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3
             j += 16
         }
-        var s = acc.sum()
+        var s = lanes((a0 + a1) + (a2 + a3))
         while j < n { let d = p[j] - m; s += d * d; j += 1 }
         return s
     }
 
-    /// max p[0..<n].
+    /// max p[0..<n] (n ≥ 1).
     @inline(__always)
     static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD16<Float>(repeating: -.infinity)
+        var m = p[0]
         var j = 0
-        let raw = UnsafeRawPointer(p)
-        while j + 16 <= n { acc = pointwiseMax(acc, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self)); j += 16 }
-        var m = acc.max()
+        if n >= 16 {
+            var a0 = load4(p, 0), a1 = load4(p, 4), a2 = load4(p, 8), a3 = load4(p, 12)
+            j = 16
+            while j + 16 <= n {
+                a0 = larger(a0, load4(p, j)); a1 = larger(a1, load4(p, j + 4))
+                a2 = larger(a2, load4(p, j + 8)); a3 = larger(a3, load4(p, j + 12))
+                j += 16
+            }
+            let a = larger(larger(a0, a1), larger(a2, a3))
+            m = Swift.max(Swift.max(a[0], a[1]), Swift.max(a[2], a[3]))
+        }
         while j < n { m = p[j] > m ? p[j] : m; j += 1 }
         return m
     }
