@@ -191,7 +191,7 @@ public struct GeneratorTrainer {
         let dY = WeightedMSE.backward(yHat, target: target, weights: tokenWeights)     // (B, T, r+2, cw+2)
         var grads: [String: Tensor] = [:]
         generator.backward(&grads, dOut: dY, cache: cache)
-        let norm = AdamW.clip(&grads, maxNorm: options.clipNorm)
+        let norm = GeneratorTrainer.clip(&grads, maxNorm: options.clipNorm)
         let lr = options.schedule.rate(at: step)
         var params = generator.parameters
         generator.parameters = [:]                                                    // AdamW updates uniquely held tensors
@@ -221,6 +221,19 @@ public struct GeneratorTrainer {
         return TrainingSummary(steps: step, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed,
                                finalLoss: last?.loss ?? recentLosses.last ?? .nan, recentLoss: recent, seconds: elapsed,
                                finishedAt: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// Scales `grads` so that their global L2 norm is at most `maxNorm`; returns the norm before. Sums in name
+    /// order (in Double) so that the result does not depend on dictionary order: resumed runs stay bit-identical.
+    static func clip(_ grads: inout [String: Tensor], maxNorm: Float) -> Float {
+        var total = 0.0
+        for name in grads.keys.sorted() { total += Double(grads[name]!.sumOfSquares()) }
+        let norm = Float(total.squareRoot())
+        if norm > maxNorm && norm.isFinite {
+            let s = maxNorm / norm
+            for name in grads.keys { grads[name]!.scale(by: s) }
+        }
+        return norm
     }
 
     func addNoise(_ x: inout Tensor, std: Float, rng: inout SeededRNG) {

@@ -176,3 +176,46 @@ extension HyperConvBlock.Weights {
         self.init(t, prefix: "")
     }
 }
+
+extension HyperConvGenerator {
+    /// The chain `[[N, H, W]]` that a set of `blocks.<i>.<name>` tensors describes, for kernel `kernel`; throws,
+    /// naming `source` and the tensor, when names are missing or stray or the shapes do not chain.
+    public static func chain(fromParameters tensors: [String: Tensor], kernel: Int, source: String) throws -> [[Int]] {
+        guard kernel >= 1 && kernel % 2 == 1 else { throw DNDError("kernel \(kernel) must be odd and positive (3, 5, 7, 9…)") }
+        var indices = Set<Int>()
+        for name in tensors.keys.sorted() {
+            let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[0] == "blocks", let i = Int(parts[1]), i >= 0,
+                  HyperConvBlock.parameterNames.contains(parts[2]) else {
+                throw DNDError("\(source): unexpected tensor \(name); a generator holds only blocks.<i>.{\(HyperConvBlock.parameterNames.joined(separator: ", "))}")
+            }
+            indices.insert(i)
+        }
+        guard !indices.isEmpty else { throw DNDError("\(source): no blocks.<i>.* tensors; is this a generator parameter file?") }
+        let count = indices.max()! + 1
+        if let gap = (0..<count).first(where: { !indices.contains($0) }) {
+            throw DNDError("\(source): blocks.\(gap).* is missing but blocks up to \(count - 1) are present; blocks must be numbered 0, 1, 2…")
+        }
+        func shape(_ i: Int, _ n: String, rank: Int) throws -> [Int] {
+            let name = "blocks.\(i).\(n)"
+            guard let t = tensors[name] else { throw DNDError("\(source): missing tensor \(name)") }
+            guard t.rank == rank else { throw DNDError("\(source): tensor \(name) has shape \(t.shape), expected \(rank) dimensions") }
+            if rank == 4 && (t.shape[2] != kernel || t.shape[3] != kernel) {
+                throw DNDError("\(source): tensor \(name) has shape \(t.shape) but the kernel is \(kernel); pass --kernel \(t.shape[2]) if that is the generator's kernel")
+            }
+            return t.shape
+        }
+        var chain: [[Int]] = []
+        for i in 0..<count {
+            let norm = try shape(i, "norm.weight", rank: 2), channel = try shape(i, "channel.weight", rank: 4)
+            let wFirst = try shape(i, "w_first.weight", rank: 4), hSecond = try shape(i, "h_second.weight", rank: 4)
+            let input = [channel[1], norm[0], norm[1]], output = [channel[0], hSecond[0], wFirst[0]]
+            if i > 0 && chain[i] != input {
+                throw DNDError("\(source): the shapes do not chain: blocks.\(i - 1) outputs \(chain[i]) [N, H, W] but blocks.\(i) takes \(input) (from blocks.\(i).channel.weight \(channel) and blocks.\(i).norm.weight \(norm))")
+            }
+            if i == 0 { chain.append(input) }
+            chain.append(output)
+        }
+        return chain
+    }
+}
