@@ -1,19 +1,75 @@
 import TensorCore
 
 // Letters: G batch items, N the block's channel axis (prompts at the input), and the two trailing axes of
-// a `[G, N, A, B]` activation; `C` input channels, `O` output channels, `S` the other spatial axis.
+// a `[G, N, A, B]` activation; C input channels, O output channels, S the other spatial axis, k the kernel,
+// p = k/2. A "slice" is one (g, n) pair: a [S, C] or [C, S] plane.
 
 /// The hyper-convolutions of a block, run straight on `[G, N, ·, ·]` activations with no permute copies:
 /// the channels are the last axis (`last*`, DESIGN's W convolutions) or the middle axis (`middle*`, the H
 /// convolutions), the spatial axes are `(N, S)`; odd kernel `k`, stride 1, zero padding `k/2`, no bias.
-/// Every product is im2col + `BLAS.gemm`, a chunk of `(g, n)` slices at a time.
+///
+/// im2col unfolds only the `k` taps along S (`cols` is k× the input, not k²×); the `k` taps along N are `k`
+/// GEMMs on views of `cols` shifted by whole slices, accumulating into the output. Everything numeric is
+/// `BLAS.gemm`; the hand loops only copy.
 public enum AxisConv {
-    /// Upper bound on one chunk's unfolded columns, in floats (16 MiB).
+    /// Upper bound on one chunk's unfolded columns, in floats (16 MiB); a chunk is whole items, or part of
+    /// one item (with its k/2-slice halo) when one item is larger.
     public static var maxColumnFloats = 4 << 20
 
-    /// `(g, n)` slices per chunk: as many as fit in `maxColumnFloats`, at least one.
-    static func unitsPerChunk(total: Int, floatsPerUnit: Int) -> Int {
-        max(1, min(total, maxColumnFloats / max(1, floatsPerUnit)))
+    /// Items `g0..<g1`, output slices `nA..<nB` of each, unfolded slices `hA..<hB` (the output slices and
+    /// their halo along N).
+    struct Chunk {
+        let g0, g1, nA, nB, hA, hB: Int
+        var items: Int { g1 - g0 }
+        var outSlices: Int { nB - nA }
+        var inSlices: Int { hB - hA }
+    }
+
+    /// The chunks covering `g` items of `n` slices, `floatsPerSlice` unfolded floats each.
+    static func plan(g: Int, n: Int, k: Int, floatsPerSlice: Int) -> [Chunk] {
+        let budget = max(1, maxColumnFloats / max(1, floatsPerSlice))        // slices per chunk
+        var out: [Chunk] = []
+        if n <= budget {
+            let per = max(1, budget / n)
+            var g0 = 0
+            while g0 < g { let g1 = min(g, g0 + per); out.append(Chunk(g0: g0, g1: g1, nA: 0, nB: n, hA: 0, hB: n)); g0 = g1 }
+        } else {
+            let p = k / 2, seg = max(1, budget - 2 * p)
+            for item in 0..<g {
+                var nA = 0
+                while nA < n {
+                    let nB = min(n, nA + seg)
+                    out.append(Chunk(g0: item, g1: item + 1, nA: nA, nB: nB, hA: max(0, nA - p), hB: min(n, nB + p)))
+                    nA = nB
+                }
+            }
+        }
+        return out
+    }
+
+    /// One GEMM of a chunk: tap `di` maps output slices `out..<out+count` (chunk-relative, items × outSlices)
+    /// to unfolded slices `input..<input+count` (chunk-relative, items × inSlices).
+    struct Tap { let di, out, input, count: Int }
+
+    /// The taps of a chunk, centre tap first: it covers every output slice, so it may overwrite (β = 0).
+    /// For whole items the centre tap is one GEMM over all items; the others stop at item edges (zero padding).
+    static func taps(_ c: Chunk, n: Int, k: Int) -> [Tap] {
+        let p = k / 2
+        var out: [Tap] = []
+        if c.nA == c.hA && c.nB == c.hB {
+            out.append(Tap(di: p, out: 0, input: 0, count: c.items * c.outSlices))
+        } else {
+            out.append(Tap(di: p, out: 0, input: c.nA - c.hA, count: c.outSlices))
+        }
+        for di in 0..<k where di != p {
+            let shift = di - p
+            let n0 = max(c.nA, -shift), n1 = min(c.nB, n - shift)
+            if n0 >= n1 { continue }
+            for item in 0..<c.items {
+                out.append(Tap(di: di, out: item * c.outSlices + n0 - c.nA, input: item * c.inSlices + n0 + shift - c.hA, count: n1 - n0))
+            }
+        }
+        return out
     }
 
     // MARK: - channels on the last axis: x [G, N, S, C] → y [G, N, S, O]
@@ -23,21 +79,21 @@ public enum AxisConv {
     public static func lastForward(_ x: Tensor, weight: Tensor) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[3], "lastForward: x \(x.shape), weight \(weight.shape)")
         let (g, n, s, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = weight.shape[0], k = weight.shape[2], kc = k * k * c
-        let wr = tapMajor(weight)                                   // (O, k, k, C)
-        var y = Tensor(uninitialized: [g, n, s, o])                 // (G, N, S, O)
-        let units = g * n, chunk = unitsPerChunk(total: units, floatsPerUnit: s * kc)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunk * s * kc))   // (chunk·S, k·k·C)
-        defer { cols.deallocate() }
+        let o = weight.shape[0], k = weight.shape[2], kc = k * c
+        let wl = lastTaps(weight)                                        // (k di, O, k dj, C)
+        var y = Tensor(uninitialized: [g, n, s, o])                      // (G, N, S, O)
+        let chunks = plan(g: g, n: n, k: k, floatsPerSlice: s * kc)
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunks.map { $0.items * $0.inSlices }.max() ?? 1) * s * kc)
+        defer { cols.deallocate() }                                      // (slices·S, k·C) rows (slice, s), columns (dj, c)
         y.withUnsafeMutableBufferPointer { yb in
-            var u0 = 0
-            while u0 < units {
-                let uu = min(chunk, units - u0)
-                im2colLast(x.pointer, u0: u0, units: uu, n: n, s: s, c: c, k: k, cols: cols)
-                // y rows [uu·S, O] = cols [uu·S, kc] · wrᵀ [kc, O]
-                BLAS.gemm(transB: true, m: uu * s, n: o, k: kc, a: cols, lda: kc, b: wr.pointer, ldb: kc,
-                          c: yb.baseAddress! + u0 * s * o, ldc: o)
-                u0 += uu
+            for ch in chunks {
+                im2colLast(x.pointer, ch, n: n, s: s, c: c, k: k, cols: cols)
+                let y0 = yb.baseAddress! + (ch.g0 * n + ch.nA) * s * o
+                for (i, t) in taps(ch, n: n, k: k).enumerated() {
+                    // y rows [count·S, O] (+)= cols rows [count·S, kc] · W_diᵀ [kc, O]
+                    BLAS.gemm(transB: true, m: t.count * s, n: o, k: kc, a: cols + t.input * s * kc, lda: kc,
+                              b: wl.pointer + t.di * o * kc, ldb: kc, beta: i == 0 ? 0 : 1, c: y0 + t.out * s * o, ldc: o)
+                }
             }
         }
         return y
@@ -46,104 +102,95 @@ public enum AxisConv {
     /// Backward of `lastForward`: accumulates `dL/dweight` into `dWeight` `[O, C, k, k]`, returns `dL/dx`.
     public static func lastBackward(dWeight: inout Tensor, dy: Tensor, x: Tensor, weight: Tensor) -> Tensor {
         let (g, n, s, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = weight.shape[0], k = weight.shape[2], kc = k * k * c
+        let o = weight.shape[0], k = weight.shape[2], kc = k * c
         precondition(dy.shape == [g, n, s, o] && dWeight.shape == weight.shape, "lastBackward: dy \(dy.shape), x \(x.shape), weight \(weight.shape)")
-        let wr = tapMajor(weight)                                   // (O, k, k, C)
-        var dwr = Tensor(zeros: [o, k, k, c])                       // (O, k, k, C)
-        var dx = Tensor(zeros: x.shape)                             // (G, N, S, C)
-        let units = g * n, chunk = unitsPerChunk(total: units, floatsPerUnit: s * kc)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunk * s * kc))   // (chunk·S, kc)
-        defer { cols.deallocate() }
-        dwr.withUnsafeMutableBufferPointer { dwb in
+        let wl = lastTaps(weight)                                        // (k di, O, k dj, C)
+        var dwl = Tensor(zeros: wl.shape)                                // (k di, O, k dj, C)
+        var dx = Tensor(zeros: x.shape)                                  // (G, N, S, C)
+        let chunks = plan(g: g, n: n, k: k, floatsPerSlice: s * kc)
+        let capacity = max(1, chunks.map { $0.items * $0.inSlices }.max() ?? 1) * s * kc
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: capacity)     // (slices·S, kc)
+        let dcols = UnsafeMutablePointer<Float>.allocate(capacity: capacity)    // (slices·S, kc)
+        defer { cols.deallocate(); dcols.deallocate() }
+        dwl.withUnsafeMutableBufferPointer { dwb in
             dx.withUnsafeMutableBufferPointer { dxb in
-                var u0 = 0
-                while u0 < units {
-                    let uu = min(chunk, units - u0)
-                    let dyc = dy.pointer + u0 * s * o                // (uu·S, O)
-                    im2colLast(x.pointer, u0: u0, units: uu, n: n, s: s, c: c, k: k, cols: cols)
-                    // dwr [O, kc] += dyᵀ [O, uu·S] · cols [uu·S, kc]
-                    BLAS.gemm(transA: true, m: o, n: kc, k: uu * s, a: dyc, lda: o, b: cols, ldb: kc,
-                              beta: 1, c: dwb.baseAddress!, ldc: kc)
-                    // dcols [uu·S, kc] = dy [uu·S, O] · wr [O, kc], reusing cols
-                    BLAS.gemm(m: uu * s, n: kc, k: o, a: dyc, lda: o, b: wr.pointer, ldb: kc, c: cols, ldc: kc)
-                    col2imLast(cols, u0: u0, units: uu, n: n, s: s, c: c, k: k, dx: dxb.baseAddress!)
-                    u0 += uu
+                for ch in chunks {
+                    im2colLast(x.pointer, ch, n: n, s: s, c: c, k: k, cols: cols)
+                    // Halo slices get contributions from the off-centre taps only: start them at zero.
+                    if ch.hA < ch.nA { dcols.update(repeating: 0, count: (ch.nA - ch.hA) * s * kc) }
+                    if ch.nB < ch.hB { (dcols + (ch.nB - ch.hA) * s * kc).update(repeating: 0, count: (ch.hB - ch.nB) * s * kc) }
+                    let dy0 = dy.pointer + (ch.g0 * n + ch.nA) * s * o
+                    for (i, t) in taps(ch, n: n, k: k).enumerated() {
+                        let dyt = dy0 + t.out * s * o                    // (count·S, O)
+                        // dW_di [O, kc] += dyᵀ [O, count·S] · cols [count·S, kc]
+                        BLAS.gemm(transA: true, m: o, n: kc, k: t.count * s, a: dyt, lda: o, b: cols + t.input * s * kc, ldb: kc,
+                                  beta: 1, c: dwb.baseAddress! + t.di * o * kc, ldc: kc)
+                        // dcols [count·S, kc] (+)= dy [count·S, O] · W_di [O, kc]
+                        BLAS.gemm(m: t.count * s, n: kc, k: o, a: dyt, lda: o, b: wl.pointer + t.di * o * kc, ldb: kc,
+                                  beta: i == 0 ? 0 : 1, c: dcols + t.input * s * kc, ldc: kc)
+                    }
+                    col2imLast(dcols, ch, n: n, s: s, c: c, k: k, dx: dxb.baseAddress!)
                 }
             }
         }
-        addChannelMajor(dwr, into: &dWeight)
+        addLastTaps(dwl, into: &dWeight)
         return dx
     }
 
-    /// `[O, C, k, k] → [O, k, k, C]`, so that one im2col row `(di, dj, c)` meets the weight in order.
-    static func tapMajor(_ w: Tensor) -> Tensor {
+    /// `[O, C, k, k] → [k (di), O, k (dj), C]`: tap row `di` is an `[O, (dj, c)]` matrix matching `im2colLast`.
+    static func lastTaps(_ w: Tensor) -> Tensor {
         let (o, c, k) = (w.shape[0], w.shape[1], w.shape[2])
-        var out = Tensor(uninitialized: [o, k, k, c])
+        var out = Tensor(uninitialized: [k, o, k, c])
         let src = w.pointer
         out.withUnsafeMutableBufferPointer { ob in
             let dst = ob.baseAddress!
-            for oo in 0..<o { for ch in 0..<c { for t in 0..<(k * k) {
-                dst[(oo * k * k + t) * c + ch] = src[(oo * c + ch) * k * k + t]
-            } } }
+            for oo in 0..<o { for ch in 0..<c { for di in 0..<k { for dj in 0..<k {
+                dst[((di * o + oo) * k + dj) * c + ch] = src[((oo * c + ch) * k + di) * k + dj]
+            } } } }
         }
         return out
     }
 
-    /// `dW [O, C, k, k] += dwr [O, k, k, C]` (the adjoint of `tapMajor`).
-    static func addChannelMajor(_ dwr: Tensor, into dW: inout Tensor) {
-        let (o, k, c) = (dwr.shape[0], dwr.shape[1], dwr.shape[3])
-        let src = dwr.pointer
+    /// `dW [O, C, k, k] += d [k, O, k, C]` (the adjoint of `lastTaps`).
+    static func addLastTaps(_ d: Tensor, into dW: inout Tensor) {
+        let (k, o, c) = (d.shape[0], d.shape[1], d.shape[3])
+        let src = d.pointer
         dW.withUnsafeMutableBufferPointer { db in
             let dst = db.baseAddress!
-            for oo in 0..<o { for ch in 0..<c { for t in 0..<(k * k) {
-                dst[(oo * c + ch) * k * k + t] += src[(oo * k * k + t) * c + ch]
-            } } }
+            for oo in 0..<o { for ch in 0..<c { for di in 0..<k { for dj in 0..<k {
+                dst[((oo * c + ch) * k + di) * k + dj] += src[((di * o + oo) * k + dj) * c + ch]
+            } } } }
         }
     }
 
-    /// Unfolds slices `u0..<u0+units` (u = g·N + n) of `x [G, N, S, C]` into `cols [units·S, k·k·C]`,
-    /// row `(u, s)`, column `(di, dj, c)`. For a fixed `di`, the `k` taps along S are `k·C` contiguous floats.
-    static func im2colLast(_ x: UnsafePointer<Float>, u0: Int, units: Int, n: Int, s: Int, c: Int, k: Int,
-                           cols: UnsafeMutablePointer<Float>) {
-        let p = k / 2, kc = k * k * c, run = k * c, plane = s * c
-        for uu in 0..<units {
-            let u = u0 + uu, item = u / n, nn = u % n
-            for di in 0..<k {
-                let sn = nn + di - p
-                let base = cols + uu * s * kc + di * run
-                if sn < 0 || sn >= n {
-                    for si in 0..<s { (base + si * kc).update(repeating: 0, count: run) }
-                    continue
-                }
-                let src = x + (item * n + sn) * plane
-                for si in 0..<s {
-                    let dst = base + si * kc
-                    let j0 = max(0, p - si), j1 = min(k, s + p - si)      // taps dj that land inside S
-                    if j0 > 0 { dst.update(repeating: 0, count: j0 * c) }
-                    if j1 > j0 { (dst + j0 * c).update(from: src + (si + j0 - p) * c, count: (j1 - j0) * c) }
-                    if j1 < k { (dst + j1 * c).update(repeating: 0, count: (k - j1) * c) }
-                }
+    /// Unfolds the chunk's slices of `x [G, N, S, C]` into `cols [slices·S, k·C]`, row `(slice, s)`, column
+    /// `(dj, c)`: the `k` taps along S of one row are `k·C` contiguous floats of `x`.
+    static func im2colLast(_ x: UnsafePointer<Float>, _ ch: Chunk, n: Int, s: Int, c: Int, k: Int, cols: UnsafeMutablePointer<Float>) {
+        let p = k / 2, kc = k * c, plane = s * c
+        for iu in 0..<(ch.items * ch.inSlices) {
+            let src = x + ((ch.g0 + iu / ch.inSlices) * n + ch.hA + iu % ch.inSlices) * plane
+            let base = cols + iu * s * kc
+            for si in 0..<s {
+                let dst = base + si * kc
+                let j0 = max(0, p - si), j1 = min(k, s + p - si)       // taps dj that land inside S
+                if j0 > 0 { dst.update(repeating: 0, count: j0 * c) }
+                if j1 > j0 { (dst + j0 * c).update(from: src + (si + j0 - p) * c, count: (j1 - j0) * c) }
+                if j1 < k { (dst + j1 * c).update(repeating: 0, count: (k - j1) * c) }
             }
         }
     }
 
-    /// Folds `cols [units·S, k·k·C]` back into `dx [G, N, S, C]`, accumulating (the adjoint of `im2colLast`).
-    static func col2imLast(_ cols: UnsafePointer<Float>, u0: Int, units: Int, n: Int, s: Int, c: Int, k: Int,
-                           dx: UnsafeMutablePointer<Float>) {
-        let p = k / 2, kc = k * k * c, run = k * c, plane = s * c
-        for uu in 0..<units {
-            let u = u0 + uu, item = u / n, nn = u % n
-            for di in 0..<k {
-                let sn = nn + di - p
-                if sn < 0 || sn >= n { continue }
-                let base = cols + uu * s * kc + di * run
-                let dst = dx + (item * n + sn) * plane
-                for si in 0..<s {
-                    let j0 = max(0, p - si), j1 = min(k, s + p - si)
-                    if j1 <= j0 { continue }
-                    let from = base + si * kc + j0 * c, to = dst + (si + j0 - p) * c
-                    for j in 0..<((j1 - j0) * c) { to[j] += from[j] }
-                }
+    /// Folds `cols [slices·S, k·C]` back into `dx [G, N, S, C]`, accumulating (the adjoint of `im2colLast`).
+    static func col2imLast(_ cols: UnsafePointer<Float>, _ ch: Chunk, n: Int, s: Int, c: Int, k: Int, dx: UnsafeMutablePointer<Float>) {
+        let p = k / 2, kc = k * c, plane = s * c
+        for iu in 0..<(ch.items * ch.inSlices) {
+            let dst = dx + ((ch.g0 + iu / ch.inSlices) * n + ch.hA + iu % ch.inSlices) * plane
+            let base = cols + iu * s * kc
+            for si in 0..<s {
+                let j0 = max(0, p - si), j1 = min(k, s + p - si)
+                if j1 <= j0 { continue }
+                let from = base + si * kc + j0 * c, to = dst + (si + j0 - p) * c
+                for j in 0..<((j1 - j0) * c) { to[j] += from[j] }
             }
         }
     }
@@ -155,30 +202,28 @@ public enum AxisConv {
     public static func middleForward(_ x: Tensor, weight: Tensor) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[2], "middleForward: x \(x.shape), weight \(weight.shape)")
         let (g, n, c, s) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = weight.shape[0], k = weight.shape[2], kc = c * k * k
-        var y = Tensor(uninitialized: [g, n, o, s])                 // (G, N, O, S)
-        let units = g * n, chunk = unitsPerChunk(total: units, floatsPerUnit: s * kc)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, kc * chunk * s))    // (kc, chunk·S)
-        let prod = UnsafeMutablePointer<Float>.allocate(capacity: max(1, o * chunk * s))     // (O, chunk·S)
+        let o = weight.shape[0], k = weight.shape[2], ck = c * k
+        let wm = middleTaps(weight)                                      // (k di, O, C, k dj)
+        var y = Tensor(uninitialized: [g, n, o, s])                      // (G, N, O, S)
+        let chunks = plan(g: g, n: n, k: k, floatsPerSlice: s * ck)
+        let maxIn = chunks.map { $0.items * $0.inSlices }.max() ?? 1, maxOut = chunks.map { $0.items * $0.outSlices }.max() ?? 1
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, ck * maxIn * s))    // (C·k, slices·S)
+        let prod = UnsafeMutablePointer<Float>.allocate(capacity: max(1, o * maxOut * s))    // (O, slices·S)
         defer { cols.deallocate(); prod.deallocate() }
         y.withUnsafeMutableBufferPointer { yb in
-            let yp = yb.baseAddress!
-            var u0 = 0
-            while u0 < units {
-                let uu = min(chunk, units - u0), ld = uu * s
-                im2colMiddle(x.pointer, u0: u0, units: uu, n: n, c: c, s: s, k: k, cols: cols)
-                if uu == 1 {
-                    // y[u] [O, S] = W [O, kc] · cols [kc, S], in place
-                    BLAS.gemm(m: o, n: s, k: kc, a: weight.pointer, lda: kc, b: cols, ldb: s, c: yp + u0 * o * s, ldc: s)
-                } else {
-                    // prod [O, uu·S] = W [O, kc] · cols [kc, uu·S]; then each slice's [O, S] block moves into y
-                    BLAS.gemm(m: o, n: ld, k: kc, a: weight.pointer, lda: kc, b: cols, ldb: ld, c: prod, ldc: ld)
-                    for v in 0..<uu {
-                        let dst = yp + (u0 + v) * o * s
-                        for oo in 0..<o { (dst + oo * s).update(from: prod + oo * ld + v * s, count: s) }
-                    }
+            for ch in chunks {
+                let ldIn = ch.items * ch.inSlices * s, ldOut = ch.items * ch.outSlices * s
+                im2colMiddle(x.pointer, ch, n: n, c: c, s: s, k: k, cols: cols)
+                for (i, t) in taps(ch, n: n, k: k).enumerated() {
+                    // prod [O, count·S] (+)= W_di [O, C·k] · cols [C·k, count·S]
+                    BLAS.gemm(m: o, n: t.count * s, k: ck, a: wm.pointer + t.di * o * ck, lda: ck, b: cols + t.input * s, ldb: ldIn,
+                              beta: i == 0 ? 0 : 1, c: prod + t.out * s, ldc: ldOut)
                 }
-                u0 += uu
+                // Each output slice's [O, S] block of prod moves into y.
+                for ou in 0..<(ch.items * ch.outSlices) {
+                    let dst = yb.baseAddress! + ((ch.g0 + ou / ch.outSlices) * n + ch.nA + ou % ch.outSlices) * o * s
+                    for oo in 0..<o { (dst + oo * s).update(from: prod + oo * ldOut + ou * s, count: s) }
+                }
             }
         }
         return y
@@ -187,85 +232,110 @@ public enum AxisConv {
     /// Backward of `middleForward`: accumulates `dL/dweight` into `dWeight` `[O, C, k, k]`, returns `dL/dx`.
     public static func middleBackward(dWeight: inout Tensor, dy: Tensor, x: Tensor, weight: Tensor) -> Tensor {
         let (g, n, c, s) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = weight.shape[0], k = weight.shape[2], kc = c * k * k
+        let o = weight.shape[0], k = weight.shape[2], ck = c * k
         precondition(dy.shape == [g, n, o, s] && dWeight.shape == weight.shape, "middleBackward: dy \(dy.shape), x \(x.shape), weight \(weight.shape)")
-        var dx = Tensor(zeros: x.shape)                             // (G, N, C, S)
-        let units = g * n, chunk = unitsPerChunk(total: units, floatsPerUnit: s * kc)
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, kc * chunk * s))    // (kc, chunk·S)
-        let dprod = UnsafeMutablePointer<Float>.allocate(capacity: max(1, o * chunk * s))    // (O, chunk·S)
-        defer { cols.deallocate(); dprod.deallocate() }
-        dWeight.withUnsafeMutableBufferPointer { dwb in
+        let wm = middleTaps(weight)                                      // (k di, O, C, k dj)
+        var dwm = Tensor(zeros: wm.shape)                                // (k di, O, C, k dj)
+        var dx = Tensor(zeros: x.shape)                                  // (G, N, C, S)
+        let chunks = plan(g: g, n: n, k: k, floatsPerSlice: s * ck)
+        let maxIn = chunks.map { $0.items * $0.inSlices }.max() ?? 1, maxOut = chunks.map { $0.items * $0.outSlices }.max() ?? 1
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, ck * maxIn * s))    // (C·k, slices·S)
+        let dcols = UnsafeMutablePointer<Float>.allocate(capacity: max(1, ck * maxIn * s))   // (C·k, slices·S)
+        let dprod = UnsafeMutablePointer<Float>.allocate(capacity: max(1, o * maxOut * s))  // (O, slices·S)
+        defer { cols.deallocate(); dcols.deallocate(); dprod.deallocate() }
+        dwm.withUnsafeMutableBufferPointer { dwb in
             dx.withUnsafeMutableBufferPointer { dxb in
-                var u0 = 0
-                while u0 < units {
-                    let uu = min(chunk, units - u0), ld = uu * s
-                    // dprod [O, uu·S]: the slices' [O, S] blocks of dy side by side (dy itself when one slice)
-                    let dp: UnsafePointer<Float>
-                    if uu == 1 {
-                        dp = dy.pointer + u0 * o * s
-                    } else {
-                        for v in 0..<uu {
-                            let src = dy.pointer + (u0 + v) * o * s
-                            for oo in 0..<o { (dprod + oo * ld + v * s).update(from: src + oo * s, count: s) }
-                        }
-                        dp = UnsafePointer(dprod)
+                for ch in chunks {
+                    let ldIn = ch.items * ch.inSlices * s, ldOut = ch.items * ch.outSlices * s
+                    // dprod [O, slices·S]: the output slices' [O, S] blocks of dy side by side
+                    for ou in 0..<(ch.items * ch.outSlices) {
+                        let src = dy.pointer + ((ch.g0 + ou / ch.outSlices) * n + ch.nA + ou % ch.outSlices) * o * s
+                        for oo in 0..<o { (dprod + oo * ldOut + ou * s).update(from: src + oo * s, count: s) }
                     }
-                    im2colMiddle(x.pointer, u0: u0, units: uu, n: n, c: c, s: s, k: k, cols: cols)
-                    // dW [O, kc] += dprod [O, uu·S] · colsᵀ
-                    BLAS.gemm(transB: true, m: o, n: kc, k: ld, a: dp, lda: ld, b: cols, ldb: ld, beta: 1,
-                              c: dwb.baseAddress!, ldc: kc)
-                    // dcols [kc, uu·S] = Wᵀ [kc, O] · dprod, reusing cols
-                    BLAS.gemm(transA: true, m: kc, n: ld, k: o, a: weight.pointer, lda: kc, b: dp, ldb: ld, c: cols, ldc: ld)
-                    col2imMiddle(cols, u0: u0, units: uu, n: n, c: c, s: s, k: k, dx: dxb.baseAddress!)
-                    u0 += uu
+                    im2colMiddle(x.pointer, ch, n: n, c: c, s: s, k: k, cols: cols)
+                    // Halo slices get contributions from the off-centre taps only: start them at zero.
+                    if ch.hA < ch.nA || ch.nB < ch.hB {
+                        for r in 0..<ck {
+                            let row = dcols + r * ldIn
+                            if ch.hA < ch.nA { row.update(repeating: 0, count: (ch.nA - ch.hA) * s) }
+                            if ch.nB < ch.hB { (row + (ch.nB - ch.hA) * s).update(repeating: 0, count: (ch.hB - ch.nB) * s) }
+                        }
+                    }
+                    for (i, t) in taps(ch, n: n, k: k).enumerated() {
+                        let dpt = dprod + t.out * s                      // (O, count·S), ld ldOut
+                        // dW_di [O, C·k] += dprod · colsᵀ
+                        BLAS.gemm(transB: true, m: o, n: ck, k: t.count * s, a: dpt, lda: ldOut, b: cols + t.input * s, ldb: ldIn,
+                                  beta: 1, c: dwb.baseAddress! + t.di * o * ck, ldc: ck)
+                        // dcols [C·k, count·S] (+)= W_diᵀ [C·k, O] · dprod
+                        BLAS.gemm(transA: true, m: ck, n: t.count * s, k: o, a: wm.pointer + t.di * o * ck, lda: ck, b: dpt, ldb: ldOut,
+                                  beta: i == 0 ? 0 : 1, c: dcols + t.input * s, ldc: ldIn)
+                    }
+                    col2imMiddle(dcols, ch, n: n, c: c, s: s, k: k, dx: dxb.baseAddress!)
                 }
             }
         }
+        addMiddleTaps(dwm, into: &dWeight)
         return dx
     }
 
-    /// Unfolds slices `u0..<u0+units` of `x [G, N, C, S]` into `cols [C·k·k, units·S]`, row `(c, di, dj)`,
-    /// column `(u, s)`: every run along S is a shifted contiguous copy.
-    static func im2colMiddle(_ x: UnsafePointer<Float>, u0: Int, units: Int, n: Int, c: Int, s: Int, k: Int,
-                             cols: UnsafeMutablePointer<Float>) {
-        let p = k / 2, ld = units * s
-        for ch in 0..<c {
-            for di in 0..<k {
-                for dj in 0..<k {
-                    let row = cols + ((ch * k + di) * k + dj) * ld
-                    let shift = dj - p
-                    let j0 = max(0, -shift), j1 = min(s, s - shift)
-                    for uu in 0..<units {
-                        let u = u0 + uu, item = u / n, sn = u % n + di - p
-                        let dst = row + uu * s
-                        if sn < 0 || sn >= n || j0 >= j1 { dst.update(repeating: 0, count: s); continue }
-                        let src = x + ((item * n + sn) * c + ch) * s
-                        if j0 > 0 { dst.update(repeating: 0, count: j0) }
-                        (dst + j0).update(from: src + j0 + shift, count: j1 - j0)
-                        if j1 < s { (dst + j1).update(repeating: 0, count: s - j1) }
-                    }
+    /// `[O, C, k, k] → [k (di), O, C, k (dj)]`: tap row `di` is an `[O, (c, dj)]` matrix matching `im2colMiddle`.
+    static func middleTaps(_ w: Tensor) -> Tensor {
+        let (o, c, k) = (w.shape[0], w.shape[1], w.shape[2])
+        var out = Tensor(uninitialized: [k, o, c, k])
+        let src = w.pointer
+        out.withUnsafeMutableBufferPointer { ob in
+            let dst = ob.baseAddress!
+            for oo in 0..<o { for ch in 0..<c { for di in 0..<k { for dj in 0..<k {
+                dst[((di * o + oo) * c + ch) * k + dj] = src[((oo * c + ch) * k + di) * k + dj]
+            } } } }
+        }
+        return out
+    }
+
+    /// `dW [O, C, k, k] += d [k, O, C, k]` (the adjoint of `middleTaps`).
+    static func addMiddleTaps(_ d: Tensor, into dW: inout Tensor) {
+        let (k, o, c) = (d.shape[0], d.shape[1], d.shape[2])
+        let src = d.pointer
+        dW.withUnsafeMutableBufferPointer { db in
+            let dst = db.baseAddress!
+            for oo in 0..<o { for ch in 0..<c { for di in 0..<k { for dj in 0..<k {
+                dst[((oo * c + ch) * k + di) * k + dj] += src[((di * o + oo) * c + ch) * k + dj]
+            } } } }
+        }
+    }
+
+    /// Unfolds the chunk's slices of `x [G, N, C, S]` into `cols [C·k, slices·S]`, row `(c, dj)`, column
+    /// `(slice, s)`: every run along S is a shifted contiguous copy.
+    static func im2colMiddle(_ x: UnsafePointer<Float>, _ ch: Chunk, n: Int, c: Int, s: Int, k: Int, cols: UnsafeMutablePointer<Float>) {
+        let p = k / 2, slices = ch.items * ch.inSlices, ld = slices * s
+        for cc in 0..<c {
+            for dj in 0..<k {
+                let row = cols + (cc * k + dj) * ld
+                let shift = dj - p, j0 = max(0, -shift), j1 = min(s, s - shift)
+                for iu in 0..<slices {
+                    let dst = row + iu * s
+                    if j0 >= j1 { dst.update(repeating: 0, count: s); continue }
+                    let src = x + (((ch.g0 + iu / ch.inSlices) * n + ch.hA + iu % ch.inSlices) * c + cc) * s
+                    if j0 > 0 { dst.update(repeating: 0, count: j0) }
+                    (dst + j0).update(from: src + j0 + shift, count: j1 - j0)
+                    if j1 < s { (dst + j1).update(repeating: 0, count: s - j1) }
                 }
             }
         }
     }
 
-    /// Folds `cols [C·k·k, units·S]` back into `dx [G, N, C, S]`, accumulating (the adjoint of `im2colMiddle`).
-    static func col2imMiddle(_ cols: UnsafePointer<Float>, u0: Int, units: Int, n: Int, c: Int, s: Int, k: Int,
-                             dx: UnsafeMutablePointer<Float>) {
-        let p = k / 2, ld = units * s
-        for ch in 0..<c {
-            for di in 0..<k {
-                for dj in 0..<k {
-                    let row = cols + ((ch * k + di) * k + dj) * ld
-                    let shift = dj - p
-                    let j0 = max(0, -shift), j1 = min(s, s - shift)
-                    if j0 >= j1 { continue }
-                    for uu in 0..<units {
-                        let u = u0 + uu, item = u / n, sn = u % n + di - p
-                        if sn < 0 || sn >= n { continue }
-                        let to = dx + ((item * n + sn) * c + ch) * s + shift, from = row + uu * s
-                        for j in j0..<j1 { to[j] += from[j] }
-                    }
+    /// Folds `cols [C·k, slices·S]` back into `dx [G, N, C, S]`, accumulating (the adjoint of `im2colMiddle`).
+    static func col2imMiddle(_ cols: UnsafePointer<Float>, _ ch: Chunk, n: Int, c: Int, s: Int, k: Int, dx: UnsafeMutablePointer<Float>) {
+        let p = k / 2, slices = ch.items * ch.inSlices, ld = slices * s
+        for cc in 0..<c {
+            for dj in 0..<k {
+                let row = cols + (cc * k + dj) * ld
+                let shift = dj - p, j0 = max(0, -shift), j1 = min(s, s - shift)
+                if j0 >= j1 { continue }
+                for iu in 0..<slices {
+                    let to = dx + (((ch.g0 + iu / ch.inSlices) * n + ch.hA + iu % ch.inSlices) * c + cc) * s + shift
+                    let from = row + iu * s
+                    for j in j0..<j1 { to[j] += from[j] }
                 }
             }
         }
