@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dnd", targets: ["dnd"]),
-        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"]),
+        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline", "LLM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,8 +24,9 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: ["TensorCore", "SafeTensors", "LoRA"], swiftSettings: fast),
+        .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"], swiftSettings: fast),
         .target(name: "DNDCLI", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "Pipeline",
+            "TensorCore", "SafeTensors", "LoRA", "Pipeline", "LLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
