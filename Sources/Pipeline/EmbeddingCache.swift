@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import SafeTensors
 import TensorCore
@@ -24,13 +23,7 @@ public final class EmbeddingCache: @unchecked Sendable {
         totalBytes = EmbeddingCache.entries(in: folder).reduce(0) { $0 + $1.size }
     }
 
-    func key(_ prompt: String) -> String {
-        var h = SHA256()
-        h.update(data: Data(encoderIdentity.utf8)); h.update(data: Data([0]))
-        h.update(data: Data(String(length).utf8)); h.update(data: Data([0]))
-        h.update(data: Data(prompt.utf8))
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
-    }
+    func key(_ prompt: String) -> String { Hashing.sha256Hex(parts: [encoderIdentity, String(length), prompt]) }
 
     func url(_ key: String) -> URL {
         folder.appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key + ".safetensors")

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import LoRA
 import TensorCore
@@ -74,7 +73,6 @@ public struct Zoo: Sendable {
     /// SHA-256 over every file's relative path, size and modification time under `root` (dot-files excluded):
     /// changes whenever a checkpoint or prompt file is added, removed or rewritten.
     public static func fingerprint(_ root: URL) -> String {
-        var h = SHA256()
         let fm = FileManager.default
         guard let e = fm.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey],
                                     options: [.skipsHiddenFiles]) else { return "empty" }
@@ -87,8 +85,7 @@ public struct Zoo: Sendable {
             let t = v.contentModificationDate?.timeIntervalSince1970 ?? 0
             rows.append("\(rel)\t\(v.fileSize ?? 0)\t\(String(format: "%.6f", t))")
         }
-        for r in rows.sorted() { h.update(data: Data((r + "\n").utf8)) }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hashing.sha256Hex(parts: rows.sorted())
     }
 
     static func isDirectory(_ url: URL) -> Bool {
