@@ -29,6 +29,11 @@ public enum FailedJob {
 
         enum CodingKeys: String, CodingKey { case job, file, kind, what, `where`, line, fix, failedAt = "failed_at" }
 
+        public init(job: String, file: String, kind: Kind, what: String, where: String?, line: Int?, fix: String, failedAt: Date) {
+            self.job = job; self.file = file; self.kind = kind; self.what = what; self.where = `where`; self.line = line
+            self.fix = fix; self.failedAt = failedAt
+        }
+
         /// The whole report as one line, for logs and status.
         public var summary: String { "\(file): \(`where`.map { "\($0): " } ?? "")\(what); \(fix)" }
     }
@@ -97,7 +102,7 @@ public enum FailedJob {
         if let r = body.range(of: "; ", options: .backwards) {
             what = String(body[..<r.lowerBound]); fix = String(body[r.upperBound...])
         }
-        if let line { fix += "; correct line \(line) (and any other listed) and drop the file into inbox/ again" }
+        if let line, !fix.contains("config.toml") { fix += "; correct line \(line) (and any other listed) and drop the file into inbox/ again" }
         return JobInputError(what: what, line: line, fix: fix)
     }
 

@@ -151,6 +151,7 @@ public struct JobQueue: Sendable {
         public var published: [String] = []
         public var removedOutputs: [String] = []
         public var removedEmpty: [String] = []
+        public init() {}
     }
 
     /// Brings the folders back to a consistent state after any stop, clean or not (see the type's doc). Run before

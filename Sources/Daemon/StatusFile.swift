@@ -23,16 +23,29 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 
     public static let maxErrors = 10
 
+    public init(state: String, pid: Int32, root: String, startedAt: Date, updatedAt: Date, queue: [String: Int], runningJob: RunningJob?,
+                generator: Generator?, retraining: Retraining, delivered: Int, failed: Int, lastErrors: [ErrorEntry]) {
+        self.state = state; self.pid = pid; self.root = root; self.startedAt = startedAt; self.updatedAt = updatedAt; self.queue = queue
+        self.runningJob = runningJob; self.generator = generator; self.retraining = retraining; self.delivered = delivered
+        self.failed = failed; self.lastErrors = lastErrors
+    }
+
     /// The job being processed.
     public struct RunningJob: Codable, Sendable, Equatable {
         public var job: String, file: String, startedAt: Date, generator: String
         enum CodingKeys: String, CodingKey { case job, file, startedAt = "started_at", generator }
+        public init(job: String, file: String, startedAt: Date, generator: String) {
+            self.job = job; self.file = file; self.startedAt = startedAt; self.generator = generator
+        }
     }
 
     /// The generator in use.
     public struct Generator: Codable, Sendable, Equatable {
         public var identity: String, id: String, datasets: [String], trainedAt: Date?
         enum CodingKeys: String, CodingKey { case identity, id, datasets, trainedAt = "trained_at" }
+        public init(identity: String, id: String, datasets: [String], trainedAt: Date?) {
+            self.identity = identity; self.id = id; self.datasets = datasets; self.trainedAt = trainedAt
+        }
     }
 
     /// Where retraining stands.
@@ -49,11 +62,16 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case state, since, completed, succeeded, lastOK = "last_ok", lastError = "last_error", lastFinishedAt = "last_finished_at"
         }
+        public init(state: String, since: Date?, completed: Int, succeeded: Int, lastOK: Bool?, lastError: String?, lastFinishedAt: Date?) {
+            self.state = state; self.since = since; self.completed = completed; self.succeeded = succeeded
+            self.lastOK = lastOK; self.lastError = lastError; self.lastFinishedAt = lastFinishedAt
+        }
     }
 
     /// One error, with the job it concerns when there is one.
     public struct ErrorEntry: Codable, Sendable, Equatable {
         public var time: Date, job: String?, message: String
+        public init(time: Date, job: String?, message: String) { self.time = time; self.job = job; self.message = message }
     }
 
     enum CodingKeys: String, CodingKey {
