@@ -73,6 +73,7 @@ final class DaemonLoop {
     let worker: any JobWorker
     let logger: Logger
     let notify: SystemdNotify
+    let tickSeconds: Double
     let continuation: AsyncStream<Event>.Continuation
     let queue: JobQueue
     let store: GeneratorStore
@@ -97,7 +98,7 @@ final class DaemonLoop {
     var saidNoGenerator = false
 
     init(daemon: Daemon, continuation: AsyncStream<Event>.Continuation) throws {
-        layout = daemon.layout; worker = daemon.worker; logger = daemon.logger; notify = daemon.notify
+        layout = daemon.layout; worker = daemon.worker; logger = daemon.logger; notify = daemon.notify; tickSeconds = daemon.tickSeconds
         self.continuation = continuation
         queue = JobQueue(layout: layout)
         store = GeneratorStore(layout: layout)
@@ -167,7 +168,7 @@ final class DaemonLoop {
         writeStatus(state: "running")
         notify.ready(status: systemdStatus())
         lastWatchdog = Date()
-        if notify.watchdogInterval != nil { notify.watchdog() }
+        if notify.watchdogInterval != nil && config.watchdog { notify.watchdog() }
         for await event in events {
             switch event {
             case .wake(.inbox(let name)):
@@ -194,7 +195,8 @@ final class DaemonLoop {
 
     func tick() throws {
         let now = Date()
-        if let every = notify.watchdogInterval, config.watchdog, now.timeIntervalSince(lastWatchdog) >= every * 0.9 {
+        // Ping no later than the interval systemd asked for, from this loop: a stuck loop stops the pings.
+        if let every = notify.watchdogInterval, config.watchdog, now.timeIntervalSince(lastWatchdog) >= max(0, every - tickSeconds * 1.5) {
             notify.watchdog(); lastWatchdog = now
         }
         if shuttingDown {
