@@ -122,7 +122,11 @@ final class DaemonLoop {
         if rec != JobQueue.Recovery() {
             logger.notice("recovered after an unclean stop: requeued \(rec.requeued), published \(rec.published), discarded partial results of \(rec.removedOutputs), removed empty claims \(rec.removedEmpty)")
         }
-        try Rename.remove(layout.retrainWork)  // an interrupted retraining's output
+        // Temp files of atomic writes cut short (status.json, retrain.json) and an interrupted retraining's output.
+        for name in Rename.names(layout.state) where name.hasPrefix(".") && name.contains(".tmp-") {
+            try Rename.remove(layout.state.appendingPathComponent(name))
+        }
+        try Rename.remove(layout.retrainWork)
         try Rename.makeFolder(layout.retrainWork)
         do {
             if let id = try store.settle(validate: worker.validateGenerator) {
