@@ -19,12 +19,19 @@ public struct DaemonScenario: Sendable {
     public var reportGenerator: @Sendable (_ report: [String: Any]) -> String?
     /// The dropped file's name a report.json names.
     public var reportFile: @Sendable (_ report: [String: Any]) -> String?
+    /// Whether a report.json says evaluation was requested, and the reason it gives (JobOptions.evaluationReason).
+    public var reportEvaluation: @Sendable (_ report: [String: Any]) -> (requested: Bool?, reason: String?)
+    /// A part of the error message a retraining on `addBrokenDataset(_, name)` must record.
+    public var brokenDatasetError: @Sendable (_ name: String) -> String
 
     public init(prepareRoot: @escaping @Sendable (URL) throws -> Void, initialIdentity: String,
                 addDataset: @escaping @Sendable (URL, String) throws -> Void, addBrokenDataset: @escaping @Sendable (URL, String) throws -> Void,
-                reportGenerator: @escaping @Sendable ([String: Any]) -> String?, reportFile: @escaping @Sendable ([String: Any]) -> String?) {
+                reportGenerator: @escaping @Sendable ([String: Any]) -> String?, reportFile: @escaping @Sendable ([String: Any]) -> String?,
+                reportEvaluation: @escaping @Sendable ([String: Any]) -> (requested: Bool?, reason: String?),
+                brokenDatasetError: @escaping @Sendable (String) -> String) {
         self.prepareRoot = prepareRoot; self.initialIdentity = initialIdentity; self.addDataset = addDataset
         self.addBrokenDataset = addBrokenDataset; self.reportGenerator = reportGenerator; self.reportFile = reportFile
+        self.reportEvaluation = reportEvaluation; self.brokenDatasetError = brokenDatasetError
     }
 
     /// The scenario for `dnd-testhost` and its FakeWorker.
@@ -50,7 +57,12 @@ public struct DaemonScenario: Sendable {
             try Data("{}".utf8).write(to: dir.appendingPathComponent("ckpt-1/adapter_config.json"))
         },
         reportGenerator: { ($0["generator"] as? [String: Any])?["identity"] as? String },
-        reportFile: { $0["file"] as? String })
+        reportFile: { $0["file"] as? String },
+        reportEvaluation: {
+            let e = $0["evaluation"] as? [String: Any]
+            return (e?["requested"] as? Bool, e?["reason"] as? String)
+        },
+        brokenDatasetError: { "\($0)/prompts.jsonl: line 1: not valid JSON" })
 
     /// `DND_DAEMON_SCENARIO` (default `fake`).
     public static var current: DaemonScenario {

@@ -2,7 +2,7 @@ import Daemon
 import DaemonTestSupport
 import Foundation
 
-// `dnd-testhost serve [--root DIR]`: a real daemon process running `Serve` with the deterministic `FakeWorker`
+// `dnd-testhost serve [--root DIR]`: a real daemon process running `DaemonMain` with the deterministic `FakeWorker`
 // (configured by DND_FAKE_* variables), so the integration tests can start, kill and restart it like `dnd serve`.
 var args = Array(CommandLine.arguments.dropFirst())
 guard args.first == "serve" else {
@@ -18,4 +18,4 @@ while !args.isEmpty {
         exit(2)
     }
 }
-await Serve.main(rootOption: root, worker: FakeWorker(environment: ProcessInfo.processInfo.environment))
+await DaemonMain.main(rootOption: root, worker: FakeWorker(environment: ProcessInfo.processInfo.environment))

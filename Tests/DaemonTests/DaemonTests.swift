@@ -223,15 +223,13 @@ final class DaemonTests: XCTestCase {
 
     func testCheckpointsAddedWhileJobsRunRetrainOnceAndNewJobsUseTheNewGenerator() throws {
         try writeConfig()
-        try scenario.addDataset(layout.checkpoints, "alpha")
-        let log = root.deletingLastPathComponent().appendingPathComponent("calls.log")
-        let env = ["DND_FAKE_JOB_DELAY_MS": "300", "DND_FAKE_RETRAIN_DELAY_MS": "1500", "DND_FAKE_LOG": log.path]
-        try start(env)
+        try scenario.addDataset(layout.checkpoints, "alpha")  // present at the first start: the generator's baseline
+        let p = try start(["DND_FAKE_JOB_DELAY_MS": "300", "DND_FAKE_RETRAIN_DELAY_MS": "1500"])
         for i in 0..<10 { try drop("before-\(i).jsonl", prompts(i)) }
         // Several writes in a burst: one retraining after the quiet time.
         try scenario.addDataset(layout.checkpoints, "beta")
         try scenario.addDataset(layout.checkpoints, "gamma")
-        XCTAssertTrue(waitUntil(timeout: 30) { ((try? status())?.retraining.completed ?? 0) >= 1 }, "no retraining finished")
+        XCTAssertTrue(waitUntil(timeout: 60) { ((try? status())?.retraining.completed ?? 0) >= 1 }, "no retraining finished")
         let s = try status()
         XCTAssertEqual(s.retraining.succeeded, 1)
         XCTAssertEqual(s.retraining.lastOK, true)
@@ -239,13 +237,15 @@ final class DaemonTests: XCTestCase {
         XCTAssertNotEqual(newIdentity, scenario.initialIdentity)
         XCTAssertEqual(s.generator?.datasets, ["alpha", "beta", "gamma"])
         for i in 0..<3 { try drop("after-\(i).jsonl", prompts(100 + i)) }
-        XCTAssertTrue(waitUntil(timeout: 30) { names(layout.outbox).count == 13 })
+        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox).count == 13 })
         Thread.sleep(forTimeInterval: 1.5)  // longer than the debounce: no second retraining may follow
-        let calls = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
-        XCTAssertEqual(calls.filter { $0.hasPrefix("retrain ") }, ["retrain alpha,beta,gamma"])
+        let lines = p.log.split(separator: "\n").map(String.init)
+        let started = lines.indices.filter { lines[$0].contains("retraining started on checkpoints/") }
+        XCTAssertEqual(started.count, 1, p.log)
+        let finished = try XCTUnwrap(lines.firstIndex { $0.contains("retraining finished: generator \(newIdentity) replaces \(scenario.initialIdentity)") }, p.log)
         // Jobs kept completing on the old generator while the retraining ran.
-        let retrainAt = try XCTUnwrap(calls.firstIndex { $0.hasPrefix("retrain ") })
-        XCTAssertGreaterThan(calls[(retrainAt + 1)...].filter { $0.hasSuffix(" " + scenario.initialIdentity) }.count, 0, "\(calls)")
+        let during = lines[started[0]..<finished].filter { $0.contains("delivered job") && $0.contains("generator \(scenario.initialIdentity),") }
+        XCTAssertGreaterThan(during.count, 0, p.log)
         let byFile = Dictionary(uniqueKeysWithValues: try deliveries().map { ($0.file, $0.generator) })
         for i in 0..<3 { XCTAssertEqual(byFile["after-\(i).jsonl"], newIdentity) }
         XCTAssertEqual(Set(byFile.values), [scenario.initialIdentity, newIdentity])
@@ -257,14 +257,13 @@ final class DaemonTests: XCTestCase {
 
     func testFailedRetrainingKeepsTheOldGeneratorAndSaysWhy() throws {
         try writeConfig()
-        let log = root.deletingLastPathComponent().appendingPathComponent("calls.log")
-        let p = try start(["DND_FAKE_LOG": log.path])
+        let p = try start()
         try scenario.addBrokenDataset(layout.checkpoints, "broken")
         XCTAssertTrue(waitUntil(timeout: 20) { ((try? status())?.retraining.completed ?? 0) >= 1 })
         let s = try status()
         XCTAssertEqual(s.retraining.lastOK, false)
         XCTAssertEqual(s.retraining.succeeded, 0)
-        XCTAssertTrue(s.retraining.lastError?.contains("broken/prompts.jsonl: line 1: not valid JSON") ?? false, "\(s.retraining)")
+        XCTAssertTrue(s.retraining.lastError?.contains(scenario.brokenDatasetError("broken")) ?? false, "\(s.retraining)")
         XCTAssertEqual(s.generator?.identity, scenario.initialIdentity)
         XCTAssertTrue(s.lastErrors.last?.message.hasPrefix("retraining failed: ") ?? false, "\(s.lastErrors)")
         XCTAssertTrue(s.lastErrors.last?.message.hasSuffix("; keeping generator \(scenario.initialIdentity)") ?? false, "\(s.lastErrors)")
@@ -365,11 +364,14 @@ final class DaemonTests: XCTestCase {
         try drop("wanted.eval.jsonl", prompts(2))
         try drop("unwanted.noeval.jsonl", prompts(3))
         XCTAssertTrue(waitUntil(timeout: 20) { names(layout.outbox).count == 3 })
-        func evaluation(_ job: String) throws -> [String: Any] { try XCTUnwrap(report(job)["evaluation"] as? [String: Any]) }
-        XCTAssertEqual(try evaluation("plain")["requested"] as? Bool, false)
-        XCTAssertEqual(try evaluation("plain")["reason"] as? String, "evaluation = \"off\" in config.toml; add .eval before the extension to evaluate one file")
-        XCTAssertEqual(try evaluation("wanted")["requested"] as? Bool, true)
-        XCTAssertEqual(try evaluation("wanted")["skipped"] as? String, "no base model configured")
-        XCTAssertEqual(try evaluation("unwanted")["reason"] as? String, "turned off by the file name tag .noeval")
+        let plain = scenario.reportEvaluation(try report("plain"))
+        XCTAssertEqual(plain.requested, false)
+        XCTAssertEqual(plain.reason, "evaluation = \"off\" in config.toml; add .eval before the extension to evaluate one file")
+        let wanted = scenario.reportEvaluation(try report("wanted"))
+        XCTAssertEqual(wanted.requested, true)
+        XCTAssertEqual(wanted.reason, "requested by the file name tag .eval")
+        let unwanted = scenario.reportEvaluation(try report("unwanted"))
+        XCTAssertEqual(unwanted.requested, false)
+        XCTAssertEqual(unwanted.reason, "turned off by the file name tag .noeval")
     }
 }

@@ -4,8 +4,8 @@ import ServiceLifecycle
 import TensorCore
 
 /// The whole of `dnd serve`: resolve the root, log to stderr, run the `Daemon` in a ServiceGroup that turns SIGTERM
-/// and SIGINT into a graceful shutdown. `dnd serve` is a thin command around `Serve.run(rootOption:worker:)`.
-public enum Serve {
+/// and SIGINT into a graceful shutdown. `dnd serve` is a thin command around `DaemonMain.run(rootOption:worker:)` (or `main`).
+public enum DaemonMain {
     /// Runs the daemon until SIGTERM/SIGINT (then returns normally: exit 0). Throws `DNDError` for problems that
     /// prevent serving (bad config, another daemon on the root, folders on different file systems).
     public static func run(rootOption: String?, worker: any JobWorker,
@@ -25,7 +25,7 @@ public enum Serve {
         try await group.run()
     }
 
-    /// `Serve.run` for a `main`: prints a one-line error and exits 1 on failure.
+    /// `DaemonMain.run` for a `main`: prints a one-line error and exits 1 on failure.
     public static func main(rootOption: String?, worker: any JobWorker) async -> Never {
         do {
             try await run(rootOption: rootOption, worker: worker)
