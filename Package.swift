@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -31,9 +32,18 @@ let package = Package(
         .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"], swiftSettings: fast),
         .target(name: "Demo", dependencies: ["TensorCore", "Pipeline", "LLM"]),
         .target(name: "DNDCLI", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "LLM", "Generator", "Pipeline", "Demo",
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "LLM", "Generator", "Pipeline", "Demo", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "Daemon", dependencies: [
+            "TensorCore", "Pipeline", "LoRA", "CInotifyTools",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // A deterministic stand-in for the pipeline, and `dnd-testhost`, a real daemon process running it (tests only).
+        .target(name: "DaemonTestSupport", dependencies: ["Daemon", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
+        .executableTarget(name: "dnd-testhost", dependencies: ["Daemon", "DaemonTestSupport"]),
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Sources/DNDTestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
@@ -43,6 +53,7 @@ let package = Package(
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],

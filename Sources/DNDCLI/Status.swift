@@ -1,0 +1,52 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import TensorCore
+
+/// `dnd status`: what the daemon on a root is doing.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's state: queue lengths, the running job, the generator in use, retraining, the last errors.",
+        discussion: "Queue lengths are counted from the folders themselves; the rest comes from state/status.json, which `dnd serve` keeps current."
+    )
+
+    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).")
+    var root: String?
+
+    @Flag(name: .long, help: "Print state/status.json as it is, plus the live counts and whether the daemon runs.")
+    var json = false
+
+    func run() throws {
+        do {
+            let (layout, _) = try RootLayout.resolve(option: root)
+            guard Rename.kind(layout.root) == .directory || Rename.kind(layout.root) == .symlink else {
+                throw DNDError("\(layout.root.path): no dnd root here; start `dnd serve` (or pass --root DIR)")
+            }
+            let status = try StatusFile.read(layout: layout)
+            let live = StatusFile.liveCounts(layout: layout)
+            let running = StatusFile.daemonIsRunning(layout: layout)
+            if json {
+                var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path]
+                if let status {
+                    let data = try JSONEncoder.statusEncoder.encode(status)
+                    out["status"] = try JSONSerialization.jsonObject(with: data)
+                }
+                let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(StatusFile.render(status, live: live, running: running, layout: layout), terminator: "")
+            }
+        } catch let e as DNDError {
+            fail(e.message)
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// ISO dates, as in status.json.
+    static var statusEncoder: JSONEncoder {
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .iso8601
+        return enc
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import LoRA
+import Pipeline
+import TensorCore
+
+/// What the daemon asks of the pipeline: turn one job into results, train a generator, check a generator.
+///
+/// The daemon owns every file move; a worker only writes into the empty folder it is given. Calls are synchronous and
+/// run on dedicated threads (never on Swift's cooperative pool, so a long CPU-bound call cannot starve the daemon's
+/// loop or its watchdog). At most one `process` and one `retrain` run at a time, possibly concurrently with each other.
+public protocol JobWorker: Sendable {
+    /// Writes the job's results into `output` (an empty folder): `adapter_config.json`, `adapter_model.safetensors`,
+    /// `report.json`, `report.html`. `job.records` are already parsed and within the configured limits. Evaluation
+    /// follows `job.options`; it never fails the job: its problems become warnings in the report. Throw
+    /// ``JobInputError`` when the input cannot make an adapter (the job goes to failed/ with that reason); any other
+    /// error fails the job too, as a processing error. `control.isCancelled` turns true when the daemon stops; the
+    /// worker may return early by throwing `CancellationError` (the job is then re-queued, never failed).
+    func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws
+
+    /// Trains a new generator into `output` (an empty folder) from the zoo under `checkpoints`; `current` is the one in
+    /// use (for warm starts), nil when there is none. Throws on failure; the current generator then stays.
+    func retrain(checkpoints: URL, output: URL, current: GeneratorHandle?, control: WorkControl) throws
+
+    /// Checks a complete generator folder and describes it; throws (naming the file and the problem) when unusable.
+    func validateGenerator(_ folder: URL) throws -> GeneratorInfo
+}
+
+/// One job as the worker sees it.
+public struct Job: Sendable {
+    /// The job's name: its results appear in `outbox/<name>/`.
+    public var name: String
+    /// The dropped file's original name (with its tags and extension).
+    public var fileName: String
+    /// The dropped file, read-only, inside the daemon's state folder.
+    public var input: URL
+    /// The prompt records, parsed with `PromptFile.read` under `options.limits`.
+    public var records: [PromptRecord]
+    public var options: JobOptions
+
+    public init(name: String, fileName: String, input: URL, records: [PromptRecord], options: JobOptions) {
+        self.name = name; self.fileName = fileName; self.input = input; self.records = records; self.options = options
+    }
+}
+
+/// Per-job settings from the config and the file name.
+public struct JobOptions: Sendable, Codable, Equatable {
+    /// True when the job should be evaluated against the base model (when `baseModel` is set and records are scorable).
+    public var evaluate: Bool
+    /// Why `evaluate` is what it is, one line for the report (e.g. "file name tag .noeval").
+    public var evaluationReason: String
+    /// The base model folder, or nil when none is configured or present.
+    public var baseModel: URL?
+    /// The limits the input was checked against.
+    public var limits: PromptLimits
+
+    public init(evaluate: Bool, evaluationReason: String, baseModel: URL?, limits: PromptLimits) {
+        self.evaluate = evaluate; self.evaluationReason = evaluationReason; self.baseModel = baseModel; self.limits = limits
+    }
+
+    /// The options for a file: its `.eval` / `.noeval` tag beats the config's `evaluation`.
+    public static func make(tag: JobName.Evaluation, config: DaemonConfig, baseModel: URL?) -> JobOptions {
+        let (on, why): (Bool, String)
+        switch tag {
+        case .on: (on, why) = (true, "requested by the file name tag .eval")
+        case .off: (on, why) = (false, "turned off by the file name tag .noeval")
+        case .configDefault:
+            (on, why) = config.evaluation == .auto
+                ? (true, "evaluation = \"auto\" in config.toml (the default)")
+                : (false, "evaluation = \"off\" in config.toml; add .eval before the extension to evaluate one file")
+        }
+        return JobOptions(evaluate: on, evaluationReason: why, baseModel: baseModel, limits: config.limits)
+    }
+}
+
+/// A generator folder together with its description.
+public struct GeneratorHandle: Sendable, Equatable {
+    /// The generator's folder: stable for as long as a job or retraining uses it (swaps never touch it).
+    public var folder: URL
+    public var info: GeneratorInfo
+    public init(folder: URL, info: GeneratorInfo) { self.folder = folder; self.info = info }
+}
+
+/// Who a generator is, for reports and `dnd status`.
+public struct GeneratorInfo: Sendable, Codable, Equatable {
+    /// A stable identity (e.g. a hash of the weights), named in every report.
+    public var identity: String
+    /// The datasets it was trained on.
+    public var datasets: [String]
+    /// When training finished, if known.
+    public var trainedAt: Date?
+
+    enum CodingKeys: String, CodingKey { case identity, datasets, trainedAt = "trained_at" }
+
+    public init(identity: String, datasets: [String], trainedAt: Date?) {
+        self.identity = identity; self.datasets = datasets; self.trainedAt = trainedAt
+    }
+}
+
+/// Input the worker could not turn into an adapter: the job goes to failed/ with these words in error.json.
+public struct JobInputError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, in one sentence.
+    public var what: String
+    /// The 1-based line (or element) the problem is on, when there is one.
+    public var line: Int?
+    /// What the user should do.
+    public var fix: String
+    public init(what: String, line: Int? = nil, fix: String) { self.what = what; self.line = line; self.fix = fix }
+    public var description: String { (line.map { "line \($0): " } ?? "") + what + "; " + fix }
+}
+
+/// A cooperative stop flag shared between the daemon and one worker call.
+public final class WorkControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    public init() {}
+    /// True once the daemon wants the call to stop (shutdown); the work is then discarded.
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+}
+
+/// Runs synchronous work on its own thread, outside Swift's cooperative pool.
+enum WorkerThread {
+    /// Runs `body` on a new thread (16 MiB stack) and delivers its result to `done` on that thread.
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = Thread { body() }
+        t.name = name
+        t.stackSize = 16 << 20
+        t.start()
+    }
+}
+
+/// The results every job must leave in its output folder before it may be delivered.
+public enum JobResults {
+    /// The files of `outbox/<job>/`.
+    public static let files = ["adapter_config.json", "adapter_model.safetensors", "report.json", "report.html"]
+
+    /// Checks a worker's output before it is committed: every file present and regular, the adapter loads and
+    /// validates, report.json is a JSON object. Hidden leftovers (temp files) are removed.
+    public static func verify(_ folder: URL) throws {
+        for name in Rename.names(folder) where name.hasPrefix(".") { try Rename.remove(folder.appendingPathComponent(name)) }
+        for name in files where Rename.kind(folder.appendingPathComponent(name)) != .regular {
+            throw DNDError("the worker did not write \(name) (a regular file) into the job's output")
+        }
+        _ = try LoRAAdapter(folder: folder)
+        let report = folder.appendingPathComponent("report.json")
+        guard let data = FileManager.default.contents(atPath: report.path),
+              (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw DNDError("the worker wrote a report.json that is not a JSON object")
+        }
+    }
+}

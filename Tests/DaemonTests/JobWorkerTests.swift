@@ -1,0 +1,66 @@
+import Daemon
+import DaemonTestSupport
+import DNDTestSupport
+import Foundation
+import Pipeline
+import XCTest
+
+final class JobWorkerTests: XCTestCase {
+    func testOptionsFromTheTagAndTheConfig() {
+        var config = DaemonConfig()
+        let base = URL(fileURLWithPath: "/models/base")
+        XCTAssertEqual(JobOptions.make(tag: .configDefault, config: config, baseModel: base),
+                       JobOptions(evaluate: true, evaluationReason: "evaluation = \"auto\" in config.toml (the default)", baseModel: base, limits: config.limits))
+        XCTAssertEqual(JobOptions.make(tag: .off, config: config, baseModel: base).evaluate, false)
+        XCTAssertEqual(JobOptions.make(tag: .off, config: config, baseModel: base).evaluationReason, "turned off by the file name tag .noeval")
+        config.evaluation = .off
+        config.maxPrompts = 9
+        let off = JobOptions.make(tag: .configDefault, config: config, baseModel: nil)
+        XCTAssertFalse(off.evaluate)
+        XCTAssertEqual(off.limits.maxPrompts, 9)
+        XCTAssertEqual(JobOptions.make(tag: .on, config: config, baseModel: nil).evaluate, true)
+        XCTAssertEqual(JobOptions.make(tag: .on, config: config, baseModel: nil).evaluationReason, "requested by the file name tag .eval")
+    }
+
+    func testResultsAreVerifiedBeforeDelivery() throws {
+        let dir = TestSupport.temporaryDirectory("dnd-results")
+        let job = Job(name: "j", fileName: "j.jsonl", input: dir.appendingPathComponent("j.jsonl"), records: [PromptRecord(prompt: "p")],
+                      options: JobOptions.make(tag: .configDefault, config: DaemonConfig(), baseModel: nil))
+        let generator = GeneratorHandle(folder: dir, info: GeneratorInfo(identity: "g", datasets: [], trainedAt: nil))
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try FakeWorker().process(job, generator: generator, output: out, control: WorkControl())
+        try Data("left over".utf8).write(to: out.appendingPathComponent(".report.json.tmp-1-2"))
+        XCTAssertNoThrow(try JobResults.verify(out))
+        XCTAssertEqual(Rename.names(out), JobResults.files.sorted())  // the hidden leftover is gone
+        try FileManager.default.removeItem(at: out.appendingPathComponent("report.html"))
+        XCTAssertThrowsError(try JobResults.verify(out)) {
+            XCTAssertEqual("\($0)", "the worker did not write report.html (a regular file) into the job's output")
+        }
+        try Data("<html>".utf8).write(to: out.appendingPathComponent("report.html"))
+        try Data("[1]".utf8).write(to: out.appendingPathComponent("report.json"))
+        XCTAssertThrowsError(try JobResults.verify(out)) { XCTAssertEqual("\($0)", "the worker wrote a report.json that is not a JSON object") }
+        try Data("{}".utf8).write(to: out.appendingPathComponent("report.json"))
+        try Data("{\"r\": 3}".utf8).write(to: out.appendingPathComponent("adapter_config.json"))
+        XCTAssertThrowsError(try JobResults.verify(out)) { XCTAssertTrue("\($0)".contains("the config's rank is 3"), "\($0)") }
+    }
+
+    func testFakeWorkerIsDeterministicAndCancellable() throws {
+        let dir = TestSupport.temporaryDirectory("dnd-fake")
+        let job = Job(name: "j", fileName: "j.jsonl", input: dir.appendingPathComponent("j.jsonl"),
+                      records: [PromptRecord(prompt: "a"), PromptRecord(prompt: "b")],
+                      options: JobOptions.make(tag: .configDefault, config: DaemonConfig(), baseModel: nil))
+        let g = GeneratorHandle(folder: dir, info: GeneratorInfo(identity: "g", datasets: [], trainedAt: nil))
+        for n in ["o1", "o2"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(n), withIntermediateDirectories: true)
+            try FakeWorker().process(job, generator: g, output: dir.appendingPathComponent(n), control: WorkControl())
+        }
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("o1/adapter_model.safetensors")),
+                       try Data(contentsOf: dir.appendingPathComponent("o2/adapter_model.safetensors")))
+        let control = WorkControl()
+        control.cancel()
+        XCTAssertThrowsError(try FakeWorker(jobDelay: 1).process(job, generator: g, output: dir.appendingPathComponent("o1"), control: control)) {
+            XCTAssertTrue($0 is CancellationError)
+        }
+    }
+}
