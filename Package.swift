@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "DNDTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),

@@ -17,12 +17,14 @@ public struct PipelineMetadata: Codable, Sendable, Equatable {
     public var trainedAt: String = ""
     /// Short content identity of the weights (first 16 hex digits of SHA-256 of generator.safetensors).
     public var identity: String = ""
+    /// The settings it was trained with (a retraining reuses them).
+    public var train: TrainSettings? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case useRslora = "use_rslora", datasets, holdout, zooFingerprint = "zoo_fingerprint", checkpoints
-        case trainedAt = "trained_at", identity
+        case trainedAt = "trained_at", identity, train
     }
 }
 

@@ -75,7 +75,7 @@ public enum GeneratorTraining {
     }
 
     /// Encodes prompts, tokenizes checkpoints, builds and trains the generator; writes the bundle to `output`
-    /// (must not exist) in one rename at the end. `workDirectory` keeps resumable checkpoints and the loss log.
+    /// (absent or an empty folder) in one rename at the end. `workDirectory` keeps resumable checkpoints and the loss log.
     public static func run(zoo: Zoo, encoder: SentenceEncoder, cache: EmbeddingCache, settings: TrainSettings, holdout: [String] = [],
                            workDirectory: URL, output: URL, log: (String) -> Void = { _ in },
                            progress: ((TrainingProgress) -> Void)? = nil) throws -> Outcome {
@@ -162,6 +162,7 @@ public enum GeneratorTraining {
         meta.zooFingerprint = Zoo.fingerprint(zoo.root)
         meta.checkpoints = zoo.datasets.reduce(0) { $0 + $1.adapters.count }
         meta.trainedAt = summary.finishedAt ?? ""
+        meta.train = settings
         let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: tmp)
         try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)

@@ -7,22 +7,23 @@ import XCTest
 
 /// Writes a small zoo: `datasets` folders, each with prompts.jsonl and `checkpoints` random adapters.
 func makeZoo(at root: URL, datasets: [String], checkpoints: Int = 2, rank: Int = 2, layers: Int = 2, hidden: Int = 8,
-             modules: [LoRAModule] = [.q_proj, .v_proj], seed: UInt64 = 1) throws {
+             modules: [LoRAModule] = [.q_proj, .v_proj], outFeatures: [LoRAModule: Int] = [:], baseModel: String = "tiny",
+             prompts: ((String, Int) -> String)? = nil, seed: UInt64 = 1) throws {
     var rng = SeededRNG(seed: seed)
     for d in datasets {
         let folder = root.appendingPathComponent(d)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let prompts = (0..<6).map { "{\"prompt\": \"\(d) question \($0)\"}" }.joined(separator: "\n")
-        try Data(prompts.utf8).write(to: folder.appendingPathComponent("prompts.jsonl"))
+        let lines = (0..<6).map { "{\"prompt\": \"\(prompts?(d, $0) ?? "\(d) question \($0)")\"}" }.joined(separator: "\n")
+        try Data(lines.utf8).write(to: folder.appendingPathComponent("prompts.jsonl"))
         for c in 0..<checkpoints {
             var w: [LoRASite: (a: Tensor, b: Tensor)] = [:]
             for l in 0..<layers {
                 for m in modules {
                     w[LoRASite(layer: l, module: m)] = (Tensor.randomNormal([rank, hidden], std: 0.1, rng: &rng),
-                                                       Tensor.randomNormal([hidden, rank], std: 0.1, rng: &rng))
+                                                       Tensor.randomNormal([outFeatures[m] ?? hidden, rank], std: 0.1, rng: &rng))
                 }
             }
-            let a = LoRAAdapter(config: LoRAConfig(r: rank, loraAlpha: Float(2 * rank), targetModules: modules, baseModel: "tiny"), weights: w)
+            let a = LoRAAdapter(config: LoRAConfig(r: rank, loraAlpha: Float(2 * rank), targetModules: modules, baseModel: baseModel), weights: w)
             try a.write(to: folder.appendingPathComponent("checkpoint-\(c + 9)"))
         }
     }

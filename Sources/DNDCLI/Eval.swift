@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import LLM
+import LoRA
+import Pipeline
+import TensorCore
+
+/// `dnd eval`: base model versus adapters on records with responses or choices.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a base model and adapters side by side: accuracy (exact match of the greedy answer, or choice by likelihood) and mean response NLL."
+    )
+
+    @Option(name: .long, help: "Base model folder (Hugging Face format).") var base: String
+    @Option(name: .long, help: "Records with \"response\" or \"choices\" (.jsonl, .json).") var data: String
+    @Option(name: .long, parsing: .upToNextOption, help: "PEFT adapter folders to compare with the base.") var adapter: [String] = []
+    @Option(name: .long, help: "Evaluate only the first N records.") var limit: Int?
+    @Option(name: .long, help: "Also write the table as JSON here.") var json: String?
+
+    func run() throws {
+        do {
+            let model = try CausalLM(folder: URL(fileURLWithPath: base))
+            var records = try PromptFile.read(URL(fileURLWithPath: data))
+            let (ok, reason) = Evaluator.evaluable(records)
+            if let reason { throw DNDError("\(data): \(reason)") }
+            records = limit.map { Array(ok.prefix($0)) } ?? ok
+            var models: [(name: String, adapter: LoRAAdapter?)] = [("base", nil)]
+            for a in adapter {
+                let ad = try LoRAAdapter(folder: URL(fileURLWithPath: a))
+                try model.validate(adapter: ad)
+                models.append((URL(fileURLWithPath: a).lastPathComponent, ad))
+            }
+            let bar = ProgressLine("eval")
+            let total = records.count * models.count
+            var done = 0
+            let table = try Evaluator.evaluate(model, baseModel: base, records: records, models: models) { name, _, _ in
+                done += 1
+                bar.update(done, of: total, name)
+            }
+            print(table.text, terminator: "")
+            if let json {
+                let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(e.encode(table), to: URL(fileURLWithPath: json))
+            }
+        } catch let e as DNDError {
+            fail(e.message)
+        }
+    }
+}

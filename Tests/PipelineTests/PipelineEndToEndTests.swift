@@ -1,0 +1,117 @@
+import DNDTestSupport
+import Foundation
+import Generator
+import LLM
+import LoRA
+import Pipeline
+import TensorCore
+import TextEncoder
+import XCTest
+
+/// Zoo → train → generate with the real MiniLM encoder, on adapters shaped for the tiny-qwen2 fixture model.
+final class PipelineEndToEndTests: XCTestCase {
+    static var encoder: SentenceEncoder?
+
+    func encoder() throws -> SentenceEncoder {
+        if let e = Self.encoder { return e }
+        let e = try SentenceEncoder(folder: TestSupport.encoderModel)
+        Self.encoder = e
+        return e
+    }
+
+    /// tiny-qwen2: hidden 64, q_proj 64→64, v_proj 64→32 (2 KV heads of 16).
+    func tinyZoo(_ root: URL, datasets: [String]) throws {
+        try makeZoo(at: root, datasets: datasets, checkpoints: 3, rank: 4, layers: 2, hidden: 64, modules: [.q_proj, .v_proj],
+                    outFeatures: [.v_proj: 32], baseModel: "tiny-qwen2",
+                    prompts: { d, i in "Task \(d): compute item \(i) and answer briefly." })
+    }
+
+    func settings() -> TrainSettings {
+        var s = TrainSettings()
+        s.steps = 20; s.prompts = 4; s.length = 16; s.batchSize = 2; s.checkpointEvery = 10
+        return s
+    }
+
+    func train(_ root: URL, holdout: [String] = []) throws -> GeneratorTraining.Outcome {
+        let enc = try encoder()
+        let zoo = try Zoo.scan(root.appendingPathComponent("checkpoints"), holdout: holdout)
+        let cache = try EmbeddingCache(folder: root.appendingPathComponent("state/embeddings"), encoderIdentity: enc.identity, length: settings().length)
+        return try GeneratorTraining.run(zoo: zoo, encoder: enc, cache: cache, settings: settings(), holdout: holdout,
+                                         workDirectory: root.appendingPathComponent("state/training"),
+                                         output: root.appendingPathComponent("state/gen"))
+    }
+
+    func testTrainGenerateAndLoadIntoTheLLM() throws {
+        let root = TestSupport.temporaryDirectory()
+        try tinyZoo(root.appendingPathComponent("checkpoints"), datasets: ["math", "poems", "code"])
+        let outcome = try train(root)
+        XCTAssertEqual(outcome.summary.steps, 20)
+        XCTAssertTrue(outcome.summary.finalLoss.isFinite)
+        let bundle = outcome.bundle
+        XCTAssertEqual(bundle.metadata.datasets, ["code", "math", "poems"])
+        XCTAssertEqual(bundle.metadata.checkpoints, 9)
+        XCTAssertEqual(bundle.config.encoderIdentity, try encoder().identity)
+        XCTAssertEqual(bundle.config.layers, 2)
+        XCTAssertEqual(bundle.datasetEmbeddings.count, 3)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("state/training").path + "/run"), "work folder removed")
+
+        let prompts = root.appendingPathComponent("new.jsonl")
+        try PromptFile.write((0..<6).map { PromptRecord(prompt: "Task math: compute item \($0 + 10) and answer briefly.", response: "x", line: $0 + 1) }, to: prompts)
+        let records = try PromptFile.read(prompts)
+        let out = root.appendingPathComponent("out")
+        let result = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
+                                               cache: nil, seed: 3, output: out, evaluation: nil, dndVersion: "test")
+        let adapter = try LoRAAdapter(folder: out)
+        XCTAssertEqual(adapter.rank, 4)
+        XCTAssertEqual(adapter.config.baseModelNameOrPath, "tiny-qwen2")
+        XCTAssertEqual(adapter.config.targetModules, ["q_proj", "v_proj"])
+        XCTAssertEqual(adapter.weights[LoRASite(layer: 1, module: .v_proj)]?.b.shape, [32, 4])
+        XCTAssertEqual(adapter.weights[LoRASite(layer: 0, module: .q_proj)]?.a.shape, [4, 64])
+        XCTAssertEqual(result.report.input.promptsUsed, 4)
+        XCTAssertTrue(result.report.input.sampled)
+        XCTAssertEqual(result.report.similarity.map(\.dataset), ["code", "math", "poems"])
+        XCTAssertNotNil(result.report.evaluationSkipped)
+        for f in ["adapter_config.json", "adapter_model.safetensors", "report.json", "report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), f)
+        }
+        // The adapter fits the model it was trained for and changes its logits.
+        let model = try CausalLM(folder: TestSupport.fixture("tiny-qwen2"))
+        try model.validate(adapter: adapter)
+        let base = try model.logits([1, 2, 3], adapter: nil), tuned = try model.logits([1, 2, 3], adapter: adapter)
+        XCTAssertFalse(tuned.hasNonFinite)
+        XCTAssertGreaterThan(tuned.maxAbsDifference(base), 0)
+
+        // Deterministic for a seed.
+        let again = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
+                                              cache: nil, seed: 3, output: root.appendingPathComponent("out2"), evaluation: nil, dndVersion: "test")
+        for s in adapter.sites { XCTAssertEqual(again.adapter.weights[s]!.a, result.adapter.weights[s]!.a) }
+
+        // With evaluation against the fixture model, the report carries the table.
+        let evaluated = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
+                                                  cache: nil, seed: 3, output: root.appendingPathComponent("out3"),
+                                                  evaluation: .init(scorer: model, baseModel: "tiny-qwen2"), dndVersion: "test")
+        XCTAssertEqual(evaluated.report.evaluation?.rows.map(\.records), [6, 6])
+        XCTAssertEqual(evaluated.report.evaluation?.rows.map(\.name), ["base", "base + dnd adapter"])
+    }
+
+    func testHoldoutKeepsADatasetOutOfTraining() throws {
+        let root = TestSupport.temporaryDirectory()
+        try tinyZoo(root.appendingPathComponent("checkpoints"), datasets: ["a", "b", "c"])
+        let outcome = try train(root, holdout: ["b"])
+        XCTAssertEqual(outcome.bundle.metadata.datasets, ["a", "c"])
+        XCTAssertEqual(outcome.bundle.metadata.holdout, ["b"])
+        XCTAssertEqual(outcome.bundle.metadata.checkpoints, 6)
+        XCTAssertEqual(outcome.bundle.config.trainedOn, ["a", "c"])
+    }
+
+    func testFewerPromptsThanNAreReusedWithAWarning() {
+        let (idx, note) = AdapterGeneration.selectPrompts(count: 3, n: 8, seed: 1)
+        XCTAssertEqual(idx.count, 8)
+        XCTAssertEqual(Set(idx), [0, 1, 2])
+        XCTAssertNotNil(note)
+        let (many, none) = AdapterGeneration.selectPrompts(count: 100, n: 8, seed: 1)
+        XCTAssertEqual(Set(many).count, 8)
+        XCTAssertNil(none)
+        XCTAssertEqual(AdapterGeneration.selectPrompts(count: 100, n: 8, seed: 1).indices, many)
+    }
+}
