@@ -23,6 +23,30 @@ final class BertTokenizerTests: XCTestCase {
         }
         print("minilm ids.json: \(sentences.count - mismatches)/\(sentences.count) sentences identical")
     }
+
+    /// Fixtures/wordpiece_fuzz.json (made by make_wordpiece_fuzz.py with Hugging Face tokenizers 0.23.3): every
+    /// control, format, mark, punctuation and space character (including those assigned after Unicode 8.0),
+    /// CJK range edges, random mixtures and literal special tokens.
+    func testIdsMatchReferenceOnUnicodeFuzz() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/wordpiece_fuzz.json")
+        let json = try XCTUnwrap(TestSupport.json(url) as? [String: Any])
+        let texts = try XCTUnwrap(json["texts"] as? [String]), expected = try XCTUnwrap(json["ids"] as? [[Int]])
+        XCTAssertGreaterThan(texts.count, 5000)
+        let tok = try BertTokenizer(folder: TestSupport.encoderModel)
+        var mismatches: [Int] = []
+        for (i, t) in texts.enumerated() where tok.encode(t) != expected[i] { mismatches.append(i) }
+        print("wordpiece_fuzz.json: \(texts.count - mismatches.count)/\(texts.count) texts identical")
+        for i in mismatches.prefix(5) {
+            XCTFail("text \(i) \(texts[i].unicodeScalars.map { String($0.value, radix: 16) }.prefix(12)): got \(tok.encode(texts[i]).prefix(12)), expected \(expected[i].prefix(12))")
+        }
+    }
+
+    func testSpecialTokensInTextAreKeptWhole() throws {
+        let tok = try BertTokenizer(folder: TestSupport.encoderModel)
+        XCTAssertEqual(tok.encode("x[MASK]y"), [101, tok.wordPiece.id(of: "x")!, 103, tok.wordPiece.id(of: "y")!, 102])
+        XCTAssertEqual(tok.encode("[SEP][SEP]"), [101, 102, 102, 102])
+        XCTAssertNotEqual(tok.encode("[mask]"), [101, 103, 102], "matched exactly, before lower-casing")
+    }
 }
 
 final class BertTokenizerFolderTests: XCTestCase {
