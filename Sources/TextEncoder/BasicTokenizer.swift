@@ -5,15 +5,14 @@ import Foundation
 ///
 /// The rules are those of the Hugging Face `BertNormalizer` + `BertPreTokenizer` pair (see the minilm fixture
 /// README): U+0000, U+FFFD and control, format and private-use characters (Cc, Cf, Co) other than
-/// tab/newline/CR are dropped; tab, newline, CR
-/// and White_Space characters become spaces; CJK ideographs become one-character words; accents are removed
-/// by NFD then dropping category Mn; punctuation is every ASCII non-alphanumeric graphic character plus
-/// Unicode category P.
+/// tab/newline/CR are dropped; tab, newline, CR and White_Space characters become spaces; CJK ideographs
+/// become one-character words; accents are removed by NFD then dropping category Mn; punctuation is every
+/// ASCII non-alphanumeric graphic character plus Unicode category P.
 ///
 /// Character categories are those of Unicode 8.0, as in the reference implementation (Hugging Face
 /// `tokenizers`, whose category tables date from Unicode 8.0): a character assigned later has no category
 /// there, so it is neither dropped, nor split off, nor stripped as an accent; unassigned code points are kept.
-/// A fuzz over every code point against the reference pinned this down (see BasicTokenizerTests).
+/// A fuzz over every code point against the reference pinned this down (Tests/TextEncoderTests/Fixtures/wordpiece_fuzz.json).
 public struct BasicTokenizer: Sendable, Equatable {
     /// Lower-case every character (full Unicode mapping, character by character).
     public var lowercase: Bool
