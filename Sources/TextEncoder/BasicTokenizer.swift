@@ -4,10 +4,15 @@ import Foundation
 /// then a split on whitespace and punctuation. Produces the words that WordPiece cuts into pieces.
 ///
 /// The rules are those of the Hugging Face `BertNormalizer` + `BertPreTokenizer` pair (see the minilm fixture
-/// README): U+0000, U+FFFD and category C characters other than tab/newline/CR are dropped; tab, newline, CR
-/// and White_Space characters become spaces; CJK ideographs become one-character words; accents are removed
-/// by NFD then dropping category Mn; punctuation is every ASCII non-alphanumeric graphic character plus
-/// Unicode category P.
+/// README): U+0000, U+FFFD and control, format and private-use characters (Cc, Cf, Co) other than
+/// tab/newline/CR are dropped; tab, newline, CR and White_Space characters become spaces; CJK ideographs
+/// become one-character words; accents are removed by NFD then dropping category Mn; punctuation is every
+/// ASCII non-alphanumeric graphic character plus Unicode category P.
+///
+/// Character categories are those of Unicode 8.0, as in the reference implementation (Hugging Face
+/// `tokenizers`, whose category tables date from Unicode 8.0): a character assigned later has no category
+/// there, so it is neither dropped, nor split off, nor stripped as an accent; unassigned code points are kept.
+/// A fuzz over every code point against the reference pinned this down (Tests/TextEncoderTests/Fixtures/wordpiece_fuzz.json).
 public struct BasicTokenizer: Sendable, Equatable {
     /// Lower-case every character (full Unicode mapping, character by character).
     public var lowercase: Bool
@@ -54,7 +59,7 @@ public struct BasicTokenizer: Sendable, Equatable {
         if stripAccents && !allASCII {
             let decomposed = String(text).decomposedStringWithCanonicalMapping
             var kept = String.UnicodeScalarView()
-            for s in decomposed.unicodeScalars where s.properties.generalCategory != .nonspacingMark { kept.append(s) }
+            for s in decomposed.unicodeScalars where BasicTokenizer.referenceCategory(s) != .nonspacingMark { kept.append(s) }
             text = kept
         }
         if lowercase {
@@ -90,14 +95,34 @@ public struct BasicTokenizer: Sendable, Equatable {
         return words
     }
 
-    /// Category C (control, format, unassigned, private use, surrogate), except tab, newline and CR.
+    /// The general category as the reference sees it: Unicode 8.0's tables, so nil for a character assigned
+    /// later (or not at all).
+    static func referenceCategory(_ s: Unicode.Scalar) -> Unicode.GeneralCategory? {
+        if let old = unicode8Changes[s.value] { return old }
+        guard let age = s.properties.age, age.major < 8 || (age.major == 8 && age.minor == 0) else { return nil }
+        return s.properties.generalCategory
+    }
+
+    /// Characters assigned by Unicode 8.0 whose category has changed since: their 8.0 category. (The
+    /// complete list: a scan of every code point against the reference found no other difference.)
+    static let unicode8Changes: [UInt32: Unicode.GeneralCategory] = [
+        0x166D: .otherPunctuation,  // CANADIAN SYLLABICS CHI SIGN, now So
+        0x1734: .nonspacingMark,    // HANUNOO SIGN PAMUDPOD, now Mc
+        0x1885: .otherLetter,       // MONGOLIAN LETTER ALI GALI BALUDA, now Mn
+        0x1886: .otherLetter,       // MONGOLIAN LETTER ALI GALI THREE BALUDA, now Mn
+        0xA9BD: .spacingMark,       // JAVANESE CONSONANT SIGN KERET, now Mn
+        0x111C9: .otherPunctuation, // SHARADA SANDHI MARK, now Mn
+        0x1171E: .nonspacingMark,   // AHOM CONSONANT SIGN MEDIAL RA, now Mc
+    ]
+
+    /// Control, format and private-use characters (Cc, Cf, Co), except tab, newline and CR.
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 9, 10, 13: return false
         default: break
         }
-        switch s.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        switch referenceCategory(s) {
+        case .control, .format, .privateUse: return true
         default: return false
         }
     }
@@ -116,7 +141,7 @@ public struct BasicTokenizer: Sendable, Equatable {
         if v < 0x80 {
             return (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126)
         }
-        switch s.properties.generalCategory {
+        switch referenceCategory(s) {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
@@ -125,10 +150,11 @@ public struct BasicTokenizer: Sendable, Equatable {
         }
     }
 
-    /// CJK Unified Ideographs and their extensions and compatibility blocks (not kana, not Hangul).
+    /// CJK Unified Ideographs and their extensions and compatibility blocks (not kana, not Hangul), with the
+    /// reference's ranges (which start extension E's range at U+2B920, not U+2B820).
     static func isCJK(_ v: UInt32) -> Bool {
         (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
-            || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B820 && v <= 0x2CEAF)
+            || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B920 && v <= 0x2CEAF)
             || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
     }
 }

@@ -11,12 +11,13 @@ public struct BertTokenizerConfig: Codable, Sendable, Equatable {
     public var clsToken: String = "[CLS]"
     public var sepToken: String = "[SEP]"
     public var padToken: String = "[PAD]"
+    public var maskToken: String = "[MASK]"
     /// Often a huge placeholder (1e30) in the wild; only a sane value is used as a fallback length.
     public var modelMaxLength: Double?
 
     enum CodingKeys: String, CodingKey {
         case doLowerCase = "do_lower_case", stripAccents = "strip_accents", tokenizeChineseChars = "tokenize_chinese_chars"
-        case unkToken = "unk_token", clsToken = "cls_token", sepToken = "sep_token", padToken = "pad_token"
+        case unkToken = "unk_token", clsToken = "cls_token", sepToken = "sep_token", padToken = "pad_token", maskToken = "mask_token"
         case modelMaxLength = "model_max_length"
     }
 
@@ -31,6 +32,7 @@ public struct BertTokenizerConfig: Codable, Sendable, Equatable {
         clsToken = try Self.special(c, .clsToken) ?? "[CLS]"
         sepToken = try Self.special(c, .sepToken) ?? "[SEP]"
         padToken = try Self.special(c, .padToken) ?? "[PAD]"
+        maskToken = try Self.special(c, .maskToken) ?? "[MASK]"
         modelMaxLength = try c.decodeIfPresent(Double.self, forKey: .modelMaxLength)
     }
 
@@ -98,13 +100,21 @@ public struct BertTokenizer: Sendable {
     public let maxLength: Int
     /// sentence-transformers' own `do_lower_case` (applied to the raw text first).
     public let lowercaseInput: Bool
+    /// Special tokens written literally in the text (`[MASK]`, `[SEP]`, …) and their ids: as in the reference,
+    /// they are matched in the raw text (exactly, longest first) and never normalised or split.
+    public let specialTokens: [(text: [Unicode.Scalar], id: Int)]
+    /// First scalars of the special tokens (a text without any of them skips the matching).
+    let specialStarts: Set<Unicode.Scalar>
 
     public init(basic: BasicTokenizer, wordPiece: WordPiece, clsID: Int, sepID: Int, padID: Int, maxLength: Int,
-                lowercaseInput: Bool = false) {
+                lowercaseInput: Bool = false, specialTokens: [String: Int] = [:]) {
         precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
         self.basic = basic; self.wordPiece = wordPiece
         self.clsID = clsID; self.sepID = sepID; self.padID = padID
         self.maxLength = maxLength; self.lowercaseInput = lowercaseInput
+        let tokens = specialTokens.filter { !$0.key.isEmpty }.map { (text: Array($0.key.unicodeScalars), id: $0.value) }
+        self.specialTokens = tokens.sorted { $0.text.count != $1.text.count ? $0.text.count > $1.text.count : $0.id < $1.id }
+        self.specialStarts = Set(tokens.map { $0.text[0] })
     }
 
     /// Whether `folder` holds a WordPiece tokenizer (a `vocab.txt`).
@@ -138,21 +148,48 @@ public struct BertTokenizer: Sendable {
             }
             length = m
         }
+        var specials: [String: Int] = [:]
+        for t in [config.unkToken, config.clsToken, config.sepToken, config.padToken, config.maskToken] {
+            if let id = wp.id(of: t) { specials[t] = id }
+        }
         self.init(basic: BasicTokenizer(lowercase: config.doLowerCase, stripAccents: config.stripAccents, splitCJK: config.tokenizeChineseChars),
                   wordPiece: wp, clsID: try special(config.clsToken, "cls_token"), sepID: try special(config.sepToken, "sep_token"),
-                  padID: try special(config.padToken, "pad_token"), maxLength: length, lowercaseInput: st?.doLowerCase ?? false)
+                  padID: try special(config.padToken, "pad_token"), maxLength: length, lowercaseInput: st?.doLowerCase ?? false,
+                  specialTokens: specials)
     }
 
     /// The same tokenizer with another length limit (the encoder clamps it to its position table).
     public func withMaxLength(_ n: Int) -> BertTokenizer {
         BertTokenizer(basic: basic, wordPiece: wordPiece, clsID: clsID, sepID: sepID, padID: padID, maxLength: n,
-                      lowercaseInput: lowercaseInput)
+                      lowercaseInput: lowercaseInput, specialTokens: Dictionary(specialTokens.map { (String(String.UnicodeScalarView($0.text)), $0.id) }) { a, _ in a })
     }
 
-    /// Word-piece ids of `text`, without special tokens and without truncation.
+    /// Word-piece ids of `text` (special tokens written in it included), without `[CLS]`/`[SEP]` around it
+    /// and without truncation.
     public func pieces(_ text: String) -> [Int] {
+        let text = lowercaseInput ? text.lowercased() : text
         var ids: [Int] = []
-        for word in basic.words(lowercaseInput ? text.lowercased() : text) { wordPiece.appendPieces(of: word, to: &ids) }
+        func plain(_ segment: String) {
+            for word in basic.words(segment) { wordPiece.appendPieces(of: word, to: &ids) }
+        }
+        guard !specialStarts.isEmpty, text.unicodeScalars.contains(where: specialStarts.contains) else {
+            plain(text)
+            return ids
+        }
+        let scalars = Array(text.unicodeScalars)
+        var segmentStart = 0, i = 0
+        while i < scalars.count {
+            if specialStarts.contains(scalars[i]),
+               let match = specialTokens.first(where: { i + $0.text.count <= scalars.count && scalars[i..<(i + $0.text.count)].elementsEqual($0.text) }) {
+                plain(String(String.UnicodeScalarView(scalars[segmentStart..<i])))
+                ids.append(match.id)
+                i += match.text.count
+                segmentStart = i
+            } else {
+                i += 1
+            }
+        }
+        plain(String(String.UnicodeScalarView(scalars[segmentStart...])))
         return ids
     }
 

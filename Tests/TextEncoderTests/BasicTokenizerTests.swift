@@ -39,6 +39,23 @@ final class BasicTokenizerTests: XCTestCase {
         XCTAssertEqual(words("ΣΑΣ"), ["σασ"], "character-by-character lower-casing, no final sigma")
     }
 
+    func testCategoriesAreUnicode8s() {
+        // U+08C9 is a nonspacing mark since Unicode 14: unknown to the reference's tables, so kept.
+        XCTAssertEqual(words("a\u{08C9}b"), ["a\u{08C9}b"])
+        // U+2E50 (Unicode 13 punctuation) is not split off; U+2E3B (Unicode 8.0) is.
+        XCTAssertEqual(words("a\u{2E50}b"), ["a\u{2E50}b"])
+        XCTAssertEqual(words("a\u{2E3B}b"), ["a", "\u{2E3B}", "b"])
+        // Unassigned code points are kept (the reference has no table of them).
+        XCTAssertEqual(words("a\u{0378}b"), ["a\u{0378}b"])
+        // Format characters added after 8.0 are kept; older ones dropped.
+        XCTAssertEqual(words("a\u{13430}b\u{200D}c"), ["a\u{13430}bc"])
+        // Categories changed since 8.0 follow 8.0: U+1885 was a letter, U+111C9 punctuation.
+        XCTAssertEqual(words("a\u{1885}b"), ["a\u{1885}b"])
+        XCTAssertEqual(words("a\u{111C9}b"), ["a", "\u{111C9}", "b"])
+        // The reference's CJK ranges skip U+2B820…U+2B91F.
+        XCTAssertEqual(words("a\u{2B820}b\u{2B920}c"), ["a\u{2B820}b", "\u{2B920}", "c"])
+    }
+
     func testCJKSplittingCanBeTurnedOff() {
         XCTAssertEqual(words("机器", BasicTokenizer(splitCJK: false)), ["机器"])
     }
