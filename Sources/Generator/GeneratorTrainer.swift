@@ -181,8 +181,8 @@ public struct GeneratorTrainer {
         guard target.shape == [b] + config.tokenShape else {
             throw DNDError("training: the sample source returned targets \(target.shape), expected \([b] + config.tokenShape) (batch × tokens × (r+2) × (cw+2))")
         }
-        addNoise(&condition, std: options.conditionNoise, rng: &rng)
-        addNoise(&target, std: options.targetNoise, rng: &rng)
+        GaussianNoise.add(to: &condition, std: options.conditionNoise, rng: &rng)
+        GaussianNoise.add(to: &target, std: options.targetNoise, rng: &rng)
         let (yHat, cache) = try generator.forwardWithCache(condition)                  // (B, T, r+2, cw+2)
         let loss = WeightedMSE.forward(yHat, target: target, weights: tokenWeights)
         guard loss.isFinite else {
@@ -194,7 +194,6 @@ public struct GeneratorTrainer {
         let norm = GeneratorTrainer.clip(&grads, maxNorm: options.clipNorm)
         let lr = options.schedule.rate(at: step)
         var params = generator.parameters
-        generator.parameters = [:]                                                    // AdamW updates uniquely held tensors
         optimizer.update(&params, grads: grads, lr: lr)
         generator.parameters = params
         step += 1
@@ -234,11 +233,6 @@ public struct GeneratorTrainer {
             for name in grads.keys { grads[name]!.scale(by: s) }
         }
         return norm
-    }
-
-    func addNoise(_ x: inout Tensor, std: Float, rng: inout SeededRNG) {
-        if std == 0 { return }
-        x.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] += std * rng.normal() } }
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
