@@ -204,23 +204,32 @@ public struct GeneratorTrainer {
     }
 
     /// Trains from the current step to `options.steps`, logging every step, checkpointing every
-    /// `checkpointEvery` steps and at the end, and calling `progress` after every step.
-    public mutating func train<S: TrainingSampleSource>(source: inout S, progress: ((TrainingProgress) -> Void)? = nil) throws -> TrainingSummary {
+    /// `checkpointEvery` steps and at the end, and calling `progress` after every step. When `shouldStop`
+    /// returns true (checked after each step) it checkpoints and returns early; `isFinished` tells which.
+    public mutating func train<S: TrainingSampleSource>(source: inout S, progress: ((TrainingProgress) -> Void)? = nil,
+                                                        shouldStop: (() -> Bool)? = nil) throws -> TrainingSummary {
         var last: TrainingProgress?
         while step < options.steps {
             let p = try trainStep(source: &source)
             try appendLog(p)
             progress?(p)
             last = p
+            let stopping = shouldStop?() ?? false
             if options.checkpointEvery > 0 && (step % options.checkpointEvery == 0 || step == options.steps) {
                 try saveCheckpoint()
+            } else if stopping && workDirectory != nil {
+                try saveCheckpoint()
             }
+            if stopping { break }
         }
         let recent = recentLosses.isEmpty ? Float.nan : recentLosses.reduce(0, +) / Float(recentLosses.count)
         return TrainingSummary(steps: step, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed,
                                finalLoss: last?.loss ?? recentLosses.last ?? .nan, recentLoss: recent, seconds: elapsed,
                                finishedAt: ISO8601DateFormatter().string(from: Date()))
     }
+
+    /// True once `options.steps` steps are done.
+    public var isFinished: Bool { step >= options.steps }
 
     /// Scales `grads` so that their global L2 norm is at most `maxNorm`; returns the norm before. Sums in name
     /// order (in Double) so that the result does not depend on dictionary order: resumed runs stay bit-identical.
