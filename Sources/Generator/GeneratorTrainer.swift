@@ -192,6 +192,9 @@ public struct GeneratorTrainer {
         var grads: [String: Tensor] = [:]
         generator.backward(&grads, dOut: dY, cache: cache)
         let norm = GeneratorTrainer.clip(&grads, maxNorm: options.clipNorm)
+        guard norm.isFinite else {
+            throw DNDError("training diverged at step \(step + 1): the gradient norm is \(norm); lower learning_rate or check the conditions for extreme values")
+        }
         let lr = options.schedule.rate(at: step)
         var params = generator.parameters
         optimizer.update(&params, grads: grads, lr: lr)
