@@ -4,6 +4,12 @@ import Foundation
 import Generator
 import TensorCore
 
+/// The same batch every step: the bench times the trainer, not a data pipeline.
+struct FixedBatch: TrainingSampleSource {
+    let condition: Tensor, target: Tensor
+    mutating func nextBatch(size: Int, rng: inout SeededRNG) throws -> (condition: Tensor, target: Tensor) { (condition, target) }
+}
+
 /// `dnd bench generator`: speed and memory of the hyper-convolutional decoder.
 struct BenchGenerator: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,6 +93,14 @@ struct BenchGenerator: ParsableCommand {
 
         let fb = 3 * ff
         print(String(format: "  forward+backward (B=%d): %6.2f ms  %7.1f GFLOPS  (%3.0f%% of sgemm)", batch, tb * 1e3, fb / tb / 1e9, 100 * fb / tb / 1e9 / peak))
+        var options = TrainingOptions()
+        options.batchSize = batch
+        options.steps = 1_000_000
+        options.checkpointEvery = 0
+        var trainer = try GeneratorTrainer(generator: g, options: options)
+        var source = FixedBatch(condition: x, target: target)
+        let ts = bestTime(repeats: repeats) { _ = try? trainer.trainStep(source: &source) }
+        print(String(format: "  training step (B=%d): %8.2f ms  (forward+backward, noise on conditions and targets, loss, clipping, AdamW)", batch, ts * 1e3))
         let peakRSS = peakResidentGrowth(step)
         print(String(format: "  activations saved for backward (with the output): %.1f MiB; peak resident growth during forward+backward: %@",
                      Double(saved) / 1048576, peakRSS.map { String(format: "%.1f MiB", Double($0) / 1048576) } ?? "n/a (no /proc/self/clear_refs)"))

@@ -181,8 +181,8 @@ public struct GeneratorTrainer {
         guard target.shape == [b] + config.tokenShape else {
             throw DNDError("training: the sample source returned targets \(target.shape), expected \([b] + config.tokenShape) (batch × tokens × (r+2) × (cw+2))")
         }
-        addNoise(&condition, std: options.conditionNoise, rng: &rng)
-        addNoise(&target, std: options.targetNoise, rng: &rng)
+        GaussianNoise.add(to: &condition, std: options.conditionNoise, rng: &rng)
+        GaussianNoise.add(to: &target, std: options.targetNoise, rng: &rng)
         let (yHat, cache) = try generator.forwardWithCache(condition)                  // (B, T, r+2, cw+2)
         let loss = WeightedMSE.forward(yHat, target: target, weights: tokenWeights)
         guard loss.isFinite else {
@@ -192,9 +192,11 @@ public struct GeneratorTrainer {
         var grads: [String: Tensor] = [:]
         generator.backward(&grads, dOut: dY, cache: cache)
         let norm = GeneratorTrainer.clip(&grads, maxNorm: options.clipNorm)
+        guard norm.isFinite else {
+            throw DNDError("training diverged at step \(step + 1): the gradient norm is \(norm); lower learning_rate or check the conditions for extreme values")
+        }
         let lr = options.schedule.rate(at: step)
         var params = generator.parameters
-        generator.parameters = [:]                                                    // AdamW updates uniquely held tensors
         optimizer.update(&params, grads: grads, lr: lr)
         generator.parameters = params
         step += 1
@@ -205,23 +207,32 @@ public struct GeneratorTrainer {
     }
 
     /// Trains from the current step to `options.steps`, logging every step, checkpointing every
-    /// `checkpointEvery` steps and at the end, and calling `progress` after every step.
-    public mutating func train<S: TrainingSampleSource>(source: inout S, progress: ((TrainingProgress) -> Void)? = nil) throws -> TrainingSummary {
+    /// `checkpointEvery` steps and at the end, and calling `progress` after every step. When `shouldStop`
+    /// returns true (checked after each step) it checkpoints and returns early; `isFinished` tells which.
+    public mutating func train<S: TrainingSampleSource>(source: inout S, progress: ((TrainingProgress) -> Void)? = nil,
+                                                        shouldStop: (() -> Bool)? = nil) throws -> TrainingSummary {
         var last: TrainingProgress?
         while step < options.steps {
             let p = try trainStep(source: &source)
             try appendLog(p)
             progress?(p)
             last = p
+            let stopping = shouldStop?() ?? false
             if options.checkpointEvery > 0 && (step % options.checkpointEvery == 0 || step == options.steps) {
                 try saveCheckpoint()
+            } else if stopping && workDirectory != nil {
+                try saveCheckpoint()
             }
+            if stopping { break }
         }
         let recent = recentLosses.isEmpty ? Float.nan : recentLosses.reduce(0, +) / Float(recentLosses.count)
         return TrainingSummary(steps: step, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed,
                                finalLoss: last?.loss ?? recentLosses.last ?? .nan, recentLoss: recent, seconds: elapsed,
                                finishedAt: ISO8601DateFormatter().string(from: Date()))
     }
+
+    /// True once `options.steps` steps are done.
+    public var isFinished: Bool { step >= options.steps }
 
     /// Scales `grads` so that their global L2 norm is at most `maxNorm`; returns the norm before. Sums in name
     /// order (in Double) so that the result does not depend on dictionary order: resumed runs stay bit-identical.
@@ -234,11 +245,6 @@ public struct GeneratorTrainer {
             for name in grads.keys { grads[name]!.scale(by: s) }
         }
         return norm
-    }
-
-    func addNoise(_ x: inout Tensor, std: Float, rng: inout SeededRNG) {
-        if std == 0 { return }
-        x.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] += std * rng.normal() } }
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

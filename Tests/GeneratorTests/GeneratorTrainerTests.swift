@@ -99,6 +99,25 @@ final class GeneratorTrainerTests: XCTestCase {
         XCTAssertEqual(try GeneratorTrainer.checkpoints(in: workB.appendingPathComponent("checkpoints")).map(\.step), [5, 10])
     }
 
+    func testStopsEarlyOnRequestWithACheckpoint() throws {
+        var options = TrainingOptions()
+        options.steps = 10
+        options.batchSize = 2
+        options.checkpointEvery = 4
+        let work = TestSupport.temporaryDirectory()
+        var source = FixedPairs.make(config, count: 3, seed: 2)
+        var trainer = try GeneratorTrainer(generator: HyperConvGenerator(config: config, seed: 1), options: options, workDirectory: work)
+        var calls = 0
+        let summary = try trainer.train(source: &source, shouldStop: { calls += 1; return calls == 6 })
+        XCTAssertEqual(summary.steps, 6)
+        XCTAssertFalse(trainer.isFinished)
+        XCTAssertEqual(try GeneratorTrainer.checkpoints(in: work.appendingPathComponent("checkpoints")).map(\.step), [4, 6])
+        var again = try GeneratorTrainer(generator: HyperConvGenerator(config: config, seed: 1), options: options, workDirectory: work)
+        XCTAssertEqual(try again.resumeIfPossible(), 6)
+        XCTAssertEqual(try again.train(source: &source).steps, 10)
+        XCTAssertTrue(again.isFinished)
+    }
+
     func testRefusesBadSourcesOptionsAndWeights() throws {
         let g = HyperConvGenerator(config: config, seed: 1)
         var options = TrainingOptions()
