@@ -19,6 +19,12 @@ enum BenchShapes {
                     numAttentionHeads: 4, numKeyValueHeads: 2, eosTokenIds: [256])
     }
 
+    /// The default `dnd pretrain` shape (hidden 128, 4 layers, 4/2 heads, MLP 384) with a 512-id vocabulary.
+    static func demo() -> ModelConfig {
+        ModelConfig(architecture: .qwen2, vocabSize: 515, hiddenSize: 128, intermediateSize: 384, numHiddenLayers: 4,
+                    numAttentionHeads: 4, numKeyValueHeads: 2, eosTokenIds: [512])
+    }
+
     /// A model with random weights built in memory and a byte-level tokenizer.
     static func model(_ config: ModelConfig) throws -> CausalLM {
         try CausalLM(config: config, weights: ModelWeights.random(config: config, seed: 1, normal: false), tokenizer: BPETrainer.byteLevel())
