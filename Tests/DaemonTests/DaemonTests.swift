@@ -286,6 +286,25 @@ final class DaemonTests: XCTestCase {
         assertQuiescent()
     }
 
+    func testWithoutAGeneratorJobsWaitUntilTheFirstTrainingInstallsOne() throws {
+        for f in ["state/generator", "state/generators"] { try? FileManager.default.removeItem(at: root.appendingPathComponent(f)) }
+        try writeConfig()
+        let p = try start()
+        try drop("early.jsonl", prompts(1))
+        XCTAssertTrue(waitUntil(timeout: 20) { names(layout.queued) == ["early"] })
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertEqual(names(layout.queued), ["early"])
+        XCTAssertEqual(names(layout.outbox), [])
+        XCTAssertNil(try status().generator)
+        XCTAssertTrue(p.log.contains("no generator yet: 1 job(s) wait; add checkpoints to \(layout.checkpoints.path) or run `dnd train`"), p.log)
+        try scenario.addDataset(layout.checkpoints, "first")
+        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox) == ["early"] }, p.log)
+        let identity = try XCTUnwrap(try status().generator?.identity)
+        XCTAssertEqual(try deliveries().map(\.generator), [identity])
+        XCTAssertEqual(try status().generator?.datasets, ["first"])
+        assertQuiescent()
+    }
+
     func testFailedRetrainingKeepsTheOldGeneratorAndSaysWhy() throws {
         try writeConfig()
         let p = try start()
