@@ -1,5 +1,6 @@
 # dnd: the two commands are `make demo` and `make test`.
 SWIFT ?= swift
+SHELL := /bin/bash
 
 .PHONY: deps build release test demo clean
 
@@ -12,8 +13,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# XCTest only (no Swift Testing suites here); the last line is a plain "N passed, N failed" summary.
 test: build
-	$(SWIFT) test
+	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | tee .build/test.log
+	@awk '/^Test Suite .All tests. (passed|failed)/{getline; n=$$2; f=$$5} END{if (n == "") exit 1; printf "%d passed, %d failed\n", n-f, f}' .build/test.log
 
 # Until the demo zoo lands (issue 10), the main job is the command line itself.
 demo: release

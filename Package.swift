@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dnd", targets: ["dnd"]),
-        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"]),
+        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline", "TextEncoder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,9 +24,15 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "SafeTensors", "LoRA"], swiftSettings: fast),
+        .target(name: "TextEncoder", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
+        .target(name: "Generator", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
+        .target(name: "Pipeline", dependencies: [
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
+        .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"], swiftSettings: fast),
+        .target(name: "Demo", dependencies: ["TensorCore", "Pipeline", "LLM"]),
         .target(name: "DNDCLI", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "Pipeline", "Daemon",
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "LLM", "Generator", "Pipeline", "Demo", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "Daemon", dependencies: [
@@ -43,8 +49,12 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "DNDTestSupport"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -13,7 +13,7 @@ public struct DND: AsyncParsableCommand {
         (prompt batch, LoRA checkpoint) pairs emits every LoRA matrix. See README.md.
         """,
         version: version,
-        subcommands: [Inspect.self, Debug.self, Bench.self, Status.self, ConfigCommand.self]
+        subcommands: [Inspect.self, Embed.self, Status.self, ConfigCommand.self, Debug.self, Bench.self]
     )
 
     public init() {}

@@ -1,18 +1,28 @@
 import ArgumentParser
 import Foundation
+import LoRA
 import SafeTensors
 import TensorCore
 
-/// `dnd inspect FILE`: what a safetensors file holds.
+/// `dnd inspect PATH`: what a safetensors file or a PEFT adapter folder holds.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the tensors of a .safetensors file (name, dtype, shape, min, max, mean, NaN count) and its metadata."
+        abstract: "List the tensors of a .safetensors file (name, dtype, shape, min, max, mean, NaN count) and its metadata, or summarise a PEFT LoRA adapter folder (modules, layers, rank, alpha, scaling, norms)."
     )
 
-    @Argument(help: "A .safetensors file.") var path: String
+    @Argument(help: "A .safetensors file, or a PEFT LoRA folder (with adapter_config.json).") var path: String
 
     func run() throws {
         do {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+                let url = URL(fileURLWithPath: path)
+                guard FileManager.default.fileExists(atPath: url.appendingPathComponent(LoRAAdapter.configFile).path) else {
+                    throw DNDError("\(path): a folder without \(LoRAAdapter.configFile); inspect takes a .safetensors file or a PEFT LoRA adapter folder")
+                }
+                print(try AdapterSummary(folder: url).text, terminator: "")
+                return
+            }
             print(try Inspect.describeSafeTensors(path: path), terminator: "")
         } catch let e as DNDError {
             fail(e.message)

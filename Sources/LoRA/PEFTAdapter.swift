@@ -122,10 +122,15 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
 public struct LoRAAdapter: Sendable {
     public var config: LoRAConfig
     public var weights: [LoRASite: (a: Tensor, b: Tensor)]
+    /// The folder it was read from (nil when built in memory); errors name it.
+    public var folder: URL?
 
-    public init(config: LoRAConfig, weights: [LoRASite: (a: Tensor, b: Tensor)]) {
-        self.config = config; self.weights = weights
+    public init(config: LoRAConfig, weights: [LoRASite: (a: Tensor, b: Tensor)], folder: URL? = nil) {
+        self.config = config; self.weights = weights; self.folder = folder
     }
+
+    /// How errors name this adapter: its folder, or "adapter" when it was built in memory.
+    public var origin: String { folder?.path ?? "adapter" }
 
     /// Sites in token order (layer, then module order).
     public var sites: [LoRASite] { weights.keys.sorted() }
@@ -150,6 +155,7 @@ public struct LoRAAdapter: Sendable {
         }
         guard config.peftType.uppercased() == "LORA" else { throw DNDError("\(cfgURL.path): peft_type is \(config.peftType), dnd reads LORA adapters only") }
         guard config.r >= 1 && config.r <= 1024 else { throw DNDError("\(cfgURL.path): r = \(config.r) is not a usable rank") }
+        try LoRAAdapter.refuseVariants(cfgData, path: cfgURL.path)
         let file = try SafeTensorsFile(url: folder.appendingPathComponent(LoRAAdapter.weightsFile))
         var a: [LoRASite: Tensor] = [:], b: [LoRASite: Tensor] = [:]
         for info in file.tensors {
@@ -166,8 +172,23 @@ public struct LoRAAdapter: Sendable {
             weights[site] = (ta, tb)
         }
         guard !weights.isEmpty else { throw DNDError("\(path): the adapter holds no LoRA weights") }
-        self.init(config: config, weights: weights)
+        self.init(config: config, weights: weights, folder: folder)
         try validate(origin: path)
+    }
+
+    /// PEFT options that change what the A/B tensors mean: per-module ranks or alphas and DoRA. dnd needs
+    /// one rank and one scaling for the whole adapter, so these are refused rather than silently misread.
+    static func refuseVariants(_ cfgData: Data, path: String) throws {
+        guard let raw = try? JSONSerialization.jsonObject(with: cfgData) as? [String: Any] else { return }
+        if let p = raw["rank_pattern"] as? [String: Any], !p.isEmpty {
+            throw DNDError("\(path): rank_pattern \(p.keys.sorted()) gives modules their own ranks; dnd needs one rank r for every module, retrain without rank_pattern")
+        }
+        if let p = raw["alpha_pattern"] as? [String: Any], !p.isEmpty {
+            throw DNDError("\(path): alpha_pattern \(p.keys.sorted()) gives modules their own lora_alpha; dnd needs one lora_alpha, retrain without alpha_pattern")
+        }
+        if raw["use_dora"] as? Bool == true {
+            throw DNDError("\(path): use_dora is true; DoRA adapters carry magnitude vectors dnd does not generate, use plain LoRA")
+        }
     }
 
     static func describe(_ error: Error) -> String {

@@ -172,3 +172,27 @@ public enum PromptFile {
         return r
     }
 }
+
+extension PromptRecord {
+    /// The record as one JSON line (`prompt`, and `response`/`choices`/`answer`/`system` when set; extra fields kept).
+    public var jsonLine: String {
+        var o: [String: Any] = ["prompt": prompt]
+        if let choices {
+            o["choices"] = choices
+            if let correctChoice { o["answer"] = correctChoice }
+        } else if let response { o["response"] = response }
+        if let system { o["system"] = system }
+        for (k, v) in extra {
+            if let j = try? JSONSerialization.jsonObject(with: Data(v.utf8), options: [.fragmentsAllowed]) { o[k] = j }
+        }
+        let d = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: d, as: UTF8.self)
+    }
+}
+
+extension PromptFile {
+    /// Writes records as `.jsonl`, atomically.
+    public static func write(_ records: [PromptRecord], to url: URL) throws {
+        try AtomicFile.write(Data((records.map(\.jsonLine).joined(separator: "\n") + "\n").utf8), to: url)
+    }
+}

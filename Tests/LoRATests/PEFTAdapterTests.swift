@@ -78,6 +78,22 @@ final class PEFTAdapterTests: XCTestCase {
                                    config: #"{"peft_type":"LORA","r":1,"lora_alpha":1,"target_modules":["o_proj"]}"#), ["lm_head", "not a LoRA weight"])
     }
 
+    func testRefusesPerModuleRanksAlphasAndDoRA() {
+        let site = LoRASite(layer: 0, module: .q_proj)
+        let t = [site.key("A"): Tensor(zeros: [2, 4]), site.key("B"): Tensor(zeros: [4, 2])]
+        let base = #""peft_type":"LORA","r":2,"lora_alpha":4,"target_modules":["q_proj"]"#
+        assertRejects(writeAdapter(t, config: "{\(base),\"rank_pattern\":{\"q_proj\":8}}"), ["rank_pattern", "q_proj"])
+        assertRejects(writeAdapter(t, config: "{\(base),\"alpha_pattern\":{\"v_proj\":2}}"), ["alpha_pattern"])
+        assertRejects(writeAdapter(t, config: "{\(base),\"use_dora\":true}"), ["use_dora"])
+        // Empty patterns, as PEFT writes them by default, are fine.
+        XCTAssertNoThrow(try LoRAAdapter(folder: writeAdapter(t, config: "{\(base),\"rank_pattern\":{},\"alpha_pattern\":{},\"use_dora\":false}")))
+    }
+
+    func testRemembersItsFolder() throws {
+        let dir = TestSupport.fixture("lora-tokens/edge_adapter")
+        XCTAssertEqual(try LoRAAdapter(folder: dir).origin, dir.path)
+    }
+
     func testTargetListParsing() throws {
         XCTAssertEqual(try LoRAModule.parseList("v_proj,q_proj"), [.q_proj, .v_proj])
         XCTAssertEqual(try LoRAModule.parseList("all").count, 7)

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+import TextEncoder
+
+/// `dnd debug tokenize`: token ids of a JSON array of texts, with the tokenizer the folder holds.
+struct DebugTokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenize a JSON array of texts with a model folder's tokenizer; write a JSON array of id arrays.",
+        discussion: "A BERT folder (vocab.txt) gets WordPiece with [CLS]/[SEP] and truncation to max_seq_length.")
+
+    @Option(help: "Tokenizer folder (a BERT folder with vocab.txt).") var tokenizer: String
+    @Option(help: "JSON array of strings.") var input: String
+    @Option(help: "Output JSON file: one array of token ids per text.") var out: String
+
+    func run() throws {
+        do {
+            let folder = URL(fileURLWithPath: tokenizer)
+            let texts = try readJSONStrings(input)
+            let ids: [[Int]]
+            switch try TokenizerFolderKind.detect(folder) {
+            case .wordPiece:
+                let wp = try BertTokenizer(folder: folder)
+                ids = texts.map(wp.encode)
+            }
+            let body = ids.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",\n ")
+            try AtomicFile.write(Data(("[\n " + body + "\n]\n").utf8), to: URL(fileURLWithPath: out))
+            print("tokenized \(texts.count) texts (\(ids.reduce(0) { $0 + $1.count }) ids) → \(out)")
+        } catch let e as DNDError {
+            fail(e.message)
+        }
+    }
+}
+
+/// The tokenizer families dnd reads, told apart by a folder's files.
+enum TokenizerFolderKind {
+    /// BERT WordPiece: `vocab.txt` (+ optional `tokenizer_config.json`, `sentence_bert_config.json`).
+    case wordPiece
+
+    static func detect(_ folder: URL) throws -> TokenizerFolderKind {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
+            throw DNDError("\(folder.path): no such folder; pass --tokenizer a model folder (a BERT folder with vocab.txt)")
+        }
+        if BertTokenizer.isWordPieceFolder(folder) { return .wordPiece }
+        let json = folder.appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json.path) {
+            throw DNDError("\(folder.path): not a WordPiece folder (no vocab.txt; its tokenizer.json is another kind of tokenizer); pass a BERT folder with vocab.txt")
+        }
+        throw DNDError("\(folder.path): no tokenizer found (neither vocab.txt nor tokenizer.json); pass the model folder itself")
+    }
+}
+
+/// Reads a JSON array of strings (texts.json, sentences.json), naming the file in every error.
+func readJSONStrings(_ path: String) throws -> [String] {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw DNDError("\(path): cannot read (no such file or no permission)")
+    }
+    guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+        throw DNDError("\(path): not valid JSON; expected a JSON array of strings")
+    }
+    guard let array = json as? [Any] else { throw DNDError("\(path): expected a JSON array of strings, found another JSON value") }
+    return try array.enumerated().map { i, v in
+        guard let s = v as? String else { throw DNDError("\(path): element \(i) is not a string; expected a JSON array of strings") }
+        return s
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import LoRA
+import SafeTensors
+import TensorCore
+
+/// A Qwen2/Llama-family causal language model loaded from a Hugging Face folder, with its tokenizer; runs
+/// LoRA adapters on top without merging them.
+public final class CausalLM: @unchecked Sendable {
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    /// ChatML when the tokenizer has `<|im_start|>`, plain otherwise.
+    public let template: ChatTemplate
+    /// The decoder stack (config and weights).
+    public let transformer: Transformer
+    /// The folder the model came from (nil for a model built in memory).
+    public let folder: URL?
+
+    public var weights: ModelWeights { transformer.weights }
+
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` (or the shards listed in
+    /// `model.safetensors.index.json`). F32 weights stay memory-mapped (no copy); BF16/F16 ones are converted to
+    /// Float32 once (4 bytes per parameter in memory) and the file is unmapped.
+    public convenience init(folder: URL) throws {
+        let config = try ModelConfig.load(folder: folder)
+        let tokURL = folder.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokURL.path) else {
+            throw DNDError("\(folder.path): no tokenizer.json; dnd needs the Hugging Face fast-tokenizer file next to config.json")
+        }
+        let tokenizer = try BPETokenizer(tokenizerJSON: tokURL)
+        let raw = try CausalLM.readWeights(folder: folder)
+        let weights = try ModelWeights(named: CausalLM.sanitize(weights: raw, config: config), config: config, origin: folder.path)
+        try self.init(config: config, weights: weights, tokenizer: tokenizer, folder: folder)
+    }
+
+    /// A model from weights in memory (a freshly trained or randomly initialised one).
+    public init(config: ModelConfig, weights: ModelWeights, tokenizer: BPETokenizer, folder: URL? = nil) throws {
+        try config.validate()
+        let origin = folder?.path ?? "model"
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw DNDError("\(origin): the tokenizer has ids up to \(tokenizer.vocabularySize - 1) but vocab_size is \(config.vocabSize); tokenizer.json does not belong to this model")
+        }
+        self.config = config; self.tokenizer = tokenizer; self.folder = folder
+        self.template = ChatTemplate(tokenizer: tokenizer)
+        self.transformer = Transformer(config: config, weights: weights)
+    }
+
+    /// Checkpoint quirks, in one place: rotary `inv_freq` buffers are dropped, and so is a saved `lm_head.weight`
+    /// when the embeddings are tied (transformers writes it in some versions).
+    public static func sanitize(weights: [String: Tensor], config: ModelConfig) -> [String: Tensor] {
+        var w = weights.filter { !$0.key.hasSuffix("rotary_emb.inv_freq") }
+        if config.tieWordEmbeddings { w["lm_head.weight"] = nil }
+        return w
+    }
+
+    /// Every tensor of the folder's safetensors file(s), by name.
+    static func readWeights(folder: URL) throws -> [String: Tensor] {
+        let fm = FileManager.default
+        let single = folder.appendingPathComponent("model.safetensors")
+        let index = folder.appendingPathComponent("model.safetensors.index.json")
+        var out: [String: Tensor] = [:]
+        if fm.fileExists(atPath: single.path) {
+            let f = try SafeTensorsFile(url: single)
+            for t in f.tensors { out[t.name] = try f.tensor(t.name) }
+            return out
+        }
+        guard let data = fm.contents(atPath: index.path) else {
+            throw DNDError("\(folder.path): no model.safetensors or model.safetensors.index.json; dnd reads safetensors weights (convert .bin checkpoints first)")
+        }
+        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let map = obj["weight_map"] as? [String: String] else {
+            throw DNDError("\(index.path): expected a JSON object with a \"weight_map\" of tensor name → shard file")
+        }
+        for shard in Set(map.values).sorted() {
+            guard !shard.contains("/") else { throw DNDError("\(index.path): shard name '\(shard)' must be a file in the model folder") }
+            let f = try SafeTensorsFile(url: folder.appendingPathComponent(shard))
+            for (name, file) in map where file == shard {
+                guard f.contains(name) else { throw DNDError("\(folder.appendingPathComponent(shard).path): tensor '\(name)' listed in the index is missing") }
+                out[name] = try f.tensor(name)
+            }
+        }
+        return out
+    }
+
+    // MARK: shapes and adapters
+
+    /// `(in, out)` of a linear module in any layer: what a LoRA `A [r, in]` and `B [out, r]` must fit.
+    public func linearShape(layer: Int, module: LoRAModule) -> (in: Int, out: Int) {
+        ModelWeights.linearShape(module, config: config)
+    }
+
+    /// Checks that every module of `adapter` exists in this model and that its A and B fit the module's shape.
+    public func validate(adapter: LoRAAdapter) throws {
+        _ = try bind(adapter)
+    }
+
+    /// The adapter checked and laid out per layer for the forward pass.
+    public func bind(_ adapter: LoRAAdapter) throws -> BoundLoRA {
+        let origin = adapter.config.baseModelNameOrPath.map { "adapter for \($0)" } ?? "adapter"
+        var layers = [[LoRAModule: Linear.LoRA]](repeating: [:], count: config.numHiddenLayers)
+        let scale = adapter.scaling
+        for site in adapter.sites {
+            let (a, b) = adapter.weights[site]!
+            guard site.layer < config.numHiddenLayers else {
+                throw DNDError("\(origin): module \(site) does not exist: the model has \(config.numHiddenLayers) layers (0...\(config.numHiddenLayers - 1)); the adapter was made for a different base model")
+            }
+            let (i, o) = linearShape(layer: site.layer, module: site.module)
+            let r = adapter.rank
+            guard a.shape == [r, i] else {
+                throw DNDError("\(origin): module \(site): lora_A is \(a.shape) but \(site.module.rawValue) takes \(i) inputs (expected [\(r), \(i)]); the adapter was made for a different base model")
+            }
+            guard b.shape == [o, r] else {
+                throw DNDError("\(origin): module \(site): lora_B is \(b.shape) but \(site.module.rawValue) has \(o) outputs (expected [\(o), \(r)]); the adapter was made for a different base model")
+            }
+            layers[site.layer][site.module] = Linear.LoRA(a: a, b: b, scale: scale)
+        }
+        return BoundLoRA(adapter: adapter, layers: layers)
+    }
+
+    func bindOptional(_ adapter: LoRAAdapter?) throws -> BoundLoRA? { try adapter.map(bind) }
+
+    /// A model whose targeted weights are `W + s·B·A` (merged LoRA). Only the targeted matrices are copied;
+    /// every other tensor is shared with `self`.
+    public func merged(with adapter: LoRAAdapter) throws -> CausalLM {
+        let bound = try bind(adapter)
+        var w = weights
+        for (l, mods) in bound.layers.enumerated() {
+            for (m, lora) in mods {
+                var base = w.layers[l].weight(m)   // [out, in]
+                let (i, o) = linearShape(layer: l, module: m)
+                base.withUnsafeMutableBufferPointer { p in
+                    // W [out, in] += s · B [out, r] · A [r, in]
+                    BLAS.gemm(m: o, n: i, k: lora.rank, alpha: lora.scale, a: lora.b.pointer, lda: lora.rank,
+                              b: lora.a.pointer, ldb: i, beta: 1, c: p.baseAddress!, ldc: i)
+                }
+                w.layers[l].setWeight(m, base)
+            }
+        }
+        return try CausalLM(config: config, weights: w, tokenizer: tokenizer, folder: folder)
+    }
+
+    // MARK: logits
+
+    func checkIds(_ ids: [Int]) throws {
+        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+            throw DNDError("token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
+        }
+    }
+
+    /// Logits `[T, V]` of one sequence from position 0; row `t` predicts the token after `ids[t]`.
+    public func logits(_ ids: [Int], adapter: LoRAAdapter?) throws -> Tensor {
+        try logits(ids, lora: bindOptional(adapter))
+    }
+
+    public func logits(_ ids: [Int], lora: BoundLoRA?) throws -> Tensor {
+        try checkIds(ids)
+        guard !ids.isEmpty else { return Tensor(zeros: [0, config.vocabSize]) }
+        let pass = transformer.forward(PackedBatch([ids]), lora: lora, keep: false)
+        return transformer.logits(pass.normed)
+    }
+
+    /// Logits of several sequences in one forward pass, right-padded: `[B, Tmax, V]`, rows past a sequence's
+    /// length are zero. The sequences are packed without padding internally (one GEMM per linear layer).
+    public func logits(batch: [[Int]], adapter: LoRAAdapter?) throws -> Tensor {
+        let lora = try bindOptional(adapter)
+        for s in batch { try checkIds(s) }
+        let packed = PackedBatch(batch.filter { !$0.isEmpty })
+        let tmax = batch.map(\.count).max() ?? 0, v = config.vocabSize
+        let out = Tensor(zeros: [batch.count, tmax, v])
+        guard packed.n > 0 else { return out }
+        let pass = transformer.forward(packed, lora: lora, keep: false)
+        let all = transformer.logits(pass.normed)   // [N, V]
+        var row = 0
+        for (b, s) in batch.enumerated() where !s.isEmpty {
+            (out.mutablePointer + b * tmax * v).update(from: all.pointer + row * v, count: s.count * v)
+            row += s.count
+        }
+        return out
+    }
+
+    // MARK: prompts
+
+    /// The text the model sees before a response: ChatML turns when the tokenizer has `<|im_start|>`.
+    public func formatPrompt(_ prompt: String, system: String? = nil) -> String {
+        template.format(prompt, system: system)
+    }
+
+    /// Token ids that end a generation: the EOS ids of config and tokenizer, and `<|im_end|>` under ChatML.
+    public var stopTokenIds: Set<Int> {
+        var s = Set(config.eosTokenIds)
+        if let e = tokenizer.eosTokenId { s.insert(e) }
+        if let e = template.endOfTurnId(tokenizer) { s.insert(e) }
+        return s
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Generator
+import LoRA
+import SafeTensors
+import TensorCore
+
+/// What the pipeline keeps next to a trained generator (`pipeline.json`): how to turn its tokens back into a
+/// PEFT adapter, and what it was trained on (for reports and status).
+public struct PipelineMetadata: Codable, Sendable, Equatable {
+    public var useRslora: Bool = false
+    /// Datasets of the zoo the generator learned, in order; their mean prompt embeddings are in `datasets.safetensors`.
+    public var datasets: [String] = []
+    public var holdout: [String] = []
+    /// `Zoo.fingerprint` of `checkpoints/` at training time.
+    public var zooFingerprint: String = ""
+    public var checkpoints: Int = 0
+    public var trainedAt: String = ""
+    /// Short content identity of the weights (first 16 hex digits of SHA-256 of generator.safetensors).
+    public var identity: String = ""
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case useRslora = "use_rslora", datasets, holdout, zooFingerprint = "zoo_fingerprint", checkpoints
+        case trainedAt = "trained_at", identity
+    }
+}
+
+/// A trained generator folder as the pipeline uses it: `generator.safetensors` + `generator.json` (the Generator
+/// module's), `pipeline.json` and `datasets.safetensors` (`mean.<dataset>` `[H]`, L2-normalised).
+public struct GeneratorBundle: @unchecked Sendable {
+    public let folder: URL
+    public let generator: HyperConvGenerator
+    public let metadata: PipelineMetadata
+    /// Mean pooled prompt embedding of each training dataset, `[H]`.
+    public let datasetEmbeddings: [(name: String, mean: Tensor)]
+
+    public static let metadataFile = "pipeline.json"
+    public static let datasetsFile = "datasets.safetensors"
+
+    public var config: GeneratorConfig { generator.config }
+
+    /// Loads and checks a generator folder; errors name the folder and what is missing.
+    public init(folder: URL) throws {
+        self.folder = folder
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: folder.appendingPathComponent(HyperConvGenerator.configFile).path) else {
+            throw DNDError("\(folder.path): no trained generator here (no \(HyperConvGenerator.configFile)); run `dnd train` on a checkpoint zoo first")
+        }
+        generator = try HyperConvGenerator(folder: folder)
+        let metaURL = folder.appendingPathComponent(GeneratorBundle.metadataFile)
+        guard let data = fm.contents(atPath: metaURL.path) else {
+            throw DNDError("\(metaURL.path): missing; the generator folder is incomplete (retrain with `dnd train`)")
+        }
+        do { metadata = try JSONDecoder().decode(PipelineMetadata.self, from: data) } catch {
+            throw DNDError("\(metaURL.path): not valid pipeline metadata (\(error))")
+        }
+        let file = try SafeTensorsFile(url: folder.appendingPathComponent(GeneratorBundle.datasetsFile))
+        datasetEmbeddings = try metadata.datasets.map { name in
+            guard file.contains("mean.\(name)") else { throw DNDError("\(file.url.path): no tensor 'mean.\(name)'; retrain with `dnd train`") }
+            return (name, try file.tensor("mean.\(name)"))
+        }
+        let c = generator.config
+        guard c.layers > 0, !c.moduleShapes.isEmpty else {
+            throw DNDError("\(folder.path): the generator config has no base-model shapes (layers, module_shapes); retrain with `dnd train`")
+        }
+        _ = try layout()
+    }
+
+    /// The token layout of the adapters this generator emits, from the base-model shapes in its config.
+    public func layout() throws -> TokenLayout {
+        let c = generator.config
+        var sites: [(LoRASite, in: Int, out: Int)] = []
+        for l in 0..<c.layers {
+            for m in c.moduleShapes {
+                guard let module = LoRAModule(rawValue: m.name) else {
+                    throw DNDError("\(folder.path): generator.json names unknown module '\(m.name)'")
+                }
+                sites.append((LoRASite(layer: l, module: module), m.inFeatures, m.outFeatures))
+            }
+        }
+        let layout = try TokenLayout(rank: c.rank, chunkWidth: c.chunkWidth, sites: sites)
+        guard layout.count == c.tokenCount else {
+            throw DNDError("\(folder.path): the base-model shapes give \(layout.count) weight tokens but the chain ends at \(c.tokenCount)")
+        }
+        return layout
+    }
+
+    /// The PEFT config of generated adapters.
+    public var loraConfig: LoRAConfig {
+        let c = generator.config
+        return LoRAConfig(r: c.rank, loraAlpha: c.loraAlpha, targetModules: c.moduleShapes.compactMap { LoRAModule(rawValue: $0.name) },
+                          useRslora: metadata.useRslora, baseModel: c.baseModel)
+    }
+
+    /// Writes a complete bundle into `folder` (which must not exist yet): generator files, metadata, dataset means.
+    public static func write(generator: HyperConvGenerator, metadata: PipelineMetadata, datasetEmbeddings: [String: Tensor], to folder: URL) throws {
+        try generator.save(to: folder)
+        var meta = metadata
+        let weights = try Data(contentsOf: folder.appendingPathComponent(HyperConvGenerator.weightsFile), options: .alwaysMapped)
+        meta.identity = "gen-" + String(Hashing.sha256Hex(weights).prefix(16))
+        try SafeTensorsWriter.write(Dictionary(uniqueKeysWithValues: datasetEmbeddings.map { ("mean.\($0.key)", $0.value) }),
+                                    to: folder.appendingPathComponent(datasetsFile))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(meta), to: folder.appendingPathComponent(metadataFile))
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Generator
+import LoRA
+import TensorCore
+import TextEncoder
+
+/// Settings of `dnd train`; snake_case keys, every key optional.
+public struct TrainSettings: Codable, Sendable, Equatable {
+    /// Prompts per condition (N).
+    public var prompts: Int = 8
+    /// Tokens per prompt in the condition (L).
+    public var length: Int = 32
+    /// Weight-token chunk width (cw); nil: the smallest input width of the targeted modules, at most 128.
+    public var chunkWidth: Int? = nil
+    /// Parameter budget of the CPU chain; nil: the builder's automatic choice.
+    public var budgetParameters: Int? = nil
+    public var kernel: Int = 3
+    public var blocks: Int = 4
+    public var steps: Int = 400
+    public var batchSize: Int = 8
+    public var learningRate: Float = 2e-3
+    public var seed: UInt64 = 0
+    /// At most this many prompts of each dataset are encoded for training (a seeded sample beyond it).
+    public var maxPromptsPerDataset: Int = 512
+    public var checkpointEvery: Int = 100
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case prompts, length, chunkWidth = "chunk_width", budgetParameters = "budget_parameters", kernel, blocks, steps
+        case batchSize = "batch_size", learningRate = "learning_rate", seed
+        case maxPromptsPerDataset = "max_prompts_per_dataset", checkpointEvery = "checkpoint_every"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainSettings()
+        prompts = try c.decodeIfPresent(Int.self, forKey: .prompts) ?? d.prompts
+        length = try c.decodeIfPresent(Int.self, forKey: .length) ?? d.length
+        chunkWidth = try c.decodeIfPresent(Int.self, forKey: .chunkWidth)
+        budgetParameters = try c.decodeIfPresent(Int.self, forKey: .budgetParameters)
+        kernel = try c.decodeIfPresent(Int.self, forKey: .kernel) ?? d.kernel
+        blocks = try c.decodeIfPresent(Int.self, forKey: .blocks) ?? d.blocks
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        maxPromptsPerDataset = try c.decodeIfPresent(Int.self, forKey: .maxPromptsPerDataset) ?? d.maxPromptsPerDataset
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+        try validate()
+    }
+
+    public func validate() throws {
+        func bad(_ s: String) -> DNDError { DNDError("train settings: \(s)") }
+        guard prompts >= 1 else { throw bad("prompts \(prompts) must be at least 1") }
+        guard length >= 1 && length <= 512 else { throw bad("length \(length) must be in 1…512") }
+        if let cw = chunkWidth { guard cw >= 1 else { throw bad("chunk_width \(cw) must be at least 1") } }
+        guard kernel >= 1 && kernel % 2 == 1 else { throw bad("kernel \(kernel) must be odd") }
+        guard maxPromptsPerDataset >= 1 else { throw bad("max_prompts_per_dataset must be at least 1") }
+    }
+}
+
+/// Trains a generator on a checkpoint zoo and writes a complete `GeneratorBundle`.
+public enum GeneratorTraining {
+    /// What one training run did.
+    public struct Outcome {
+        public var bundle: GeneratorBundle
+        public var summary: TrainingSummary
+        public var stages: [GenerationReport.Stage]
+    }
+
+    /// The default chunk width for an adapter: its narrowest input width, at most 128.
+    public static func defaultChunkWidth(_ adapter: LoRAAdapter) -> Int {
+        min(128, adapter.weights.values.map { $0.a.shape[1] }.min() ?? 128)
+    }
+
+    /// Encodes prompts, tokenizes checkpoints, builds and trains the generator; writes the bundle to `output`
+    /// (must not exist) in one rename at the end. `workDirectory` keeps resumable checkpoints and the loss log.
+    public static func run(zoo: Zoo, encoder: SentenceEncoder, cache: EmbeddingCache, settings: TrainSettings, holdout: [String] = [],
+                           workDirectory: URL, output: URL, log: (String) -> Void = { _ in },
+                           progress: ((TrainingProgress) -> Void)? = nil) throws -> Outcome {
+        try settings.validate()
+        var stages: [GenerationReport.Stage] = []
+        var t0 = Date()
+        func stage(_ name: String) { stages.append(.init(name, Date().timeIntervalSince(t0))); t0 = Date() }
+
+        // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
+        let cw = settings.chunkWidth ?? defaultChunkWidth(zoo.reference)
+        let layout = try TokenLayout(adapter: zoo.reference, chunkWidth: cw)
+        var tokens: [Tensor] = []
+        var weights: [[Float]] = []
+        for d in zoo.datasets {
+            tokens.append(try WeightTokenizer.tokenize(d.adapters, layout: layout))       // [K, T, r+2, cw+2]
+            weights.append(try LossWeights.perToken(checkpoints: d.adapters, layout: layout))
+        }
+        let tokenWeights = Tensor(shape: [layout.count], data: try LossWeights.average(weights))
+        log("tokenized \(zoo.datasets.reduce(0) { $0 + $1.adapters.count }) checkpoints of \(zoo.datasets.count) datasets: \(layout.count) tokens of \(layout.tokenShape)")
+        stage("tokenize checkpoints")
+
+        // Prompt states (cached: the encoder is frozen).
+        var rng = SeededRNG(seed: settings.seed ^ 0x5EED)
+        var entries: [ZooSampleSource.Entry] = []
+        var means: [String: Tensor] = [:]
+        for (i, d) in zoo.datasets.enumerated() {
+            var prompts = d.prompts.map(\.prompt)
+            if prompts.count > settings.maxPromptsPerDataset {
+                prompts = rng.sample(settings.maxPromptsPerDataset, from: prompts.count).sorted().map { prompts[$0] }
+            }
+            let (hidden, pooled) = try cache.embed(prompts) { encoder.encode($0, length: settings.length) }
+            entries.append(.init(name: d.name, hidden: hidden, tokens: tokens[i]))
+            means[d.name] = Similarity.normalizedMean(pooled)
+        }
+        log("encoded prompts of \(zoo.datasets.count) datasets (\(cache.hits) cached, \(cache.misses) new)")
+        stage("encode prompts")
+
+        // The generator: a CPU-sized chain from the condition to the token geometry.
+        let budget: GeneratorBudget = settings.budgetParameters.map { .parameters($0) } ?? .automatic
+        var config = try GeneratorConfig.cpuDefault(prompts: settings.prompts, length: settings.length, hidden: encoder.hiddenSize,
+                                                    tokenCount: layout.count, rank: layout.rank, chunkWidth: cw, budget: budget,
+                                                    kernel: settings.kernel, blocks: settings.blocks)
+        let ref = zoo.reference
+        config.encoderIdentity = encoder.identity
+        config.targetModules = ref.modules.map(\.rawValue)
+        config.baseModel = ref.config.baseModelNameOrPath
+        config.layers = ref.layerCount
+        config.moduleShapes = ref.modules.map { m in
+            let w = ref.weights[LoRASite(layer: 0, module: m)] ?? ref.weights.first { $0.key.module == m }!.value
+            return GeneratorConfig.ModuleShape(name: m.rawValue, inFeatures: w.a.shape[1], outFeatures: w.b.shape[0])
+        }
+        config.loraAlpha = ref.config.loraAlpha
+        config.trainedOn = zoo.datasets.map(\.name)
+        try config.validate()
+        let generator = HyperConvGenerator(config: config, seed: settings.seed)
+        log("generator: chain \(config.chain.map { "(\($0.map(String.init).joined(separator: ","))" }.joined(separator: "→")), kernel \(config.kernel), \(generator.parameterCount) parameters")
+
+        var options = TrainingOptions()
+        options.steps = settings.steps
+        options.batchSize = settings.batchSize
+        options.learningRate = settings.learningRate
+        options.warmupSteps = min(50, settings.steps / 10)
+        options.seed = settings.seed
+        options.checkpointEvery = settings.checkpointEvery
+        // A run with other settings or another zoo must not resume this one's checkpoints.
+        let runKey = Hashing.sha256Hex(parts: [Zoo.fingerprint(zoo.root), holdout.joined(separator: ","),
+                                                String(data: try JSONEncoder().encode(settings), encoding: .utf8)!,
+                                                encoder.identity])
+        let work = workDirectory.appendingPathComponent("run-" + runKey.prefix(16))
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        var trainer = try GeneratorTrainer(generator: generator, options: options, tokenWeights: tokenWeights, workDirectory: work)
+        let resumed = try trainer.resumeIfPossible()
+        if resumed > 0 { log("resumed training at step \(resumed) from \(work.path)") }
+        var source = try ZooSampleSource(entries: entries, prompts: settings.prompts)
+        var summary = try trainer.train(source: &source, progress: progress)
+        summary.finishedAt = ISO8601DateFormatter().string(from: Date())
+        try generator.updateConfig { $0.training = summary }
+        stage("train generator")
+
+        var meta = PipelineMetadata()
+        meta.useRslora = ref.config.useRslora
+        meta.datasets = zoo.datasets.map(\.name)
+        meta.holdout = holdout
+        meta.zooFingerprint = Zoo.fingerprint(zoo.root)
+        meta.checkpoints = zoo.datasets.reduce(0) { $0 + $1.adapters.count }
+        meta.trainedAt = summary.finishedAt ?? ""
+        let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: tmp)
+        try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)
+        _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
+        AtomicFile.syncFolder(tmp)
+        try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard rename(tmp.path, output.path) == 0 else {
+            throw DNDError("\(output.path): cannot move the trained generator into place (\(String(cString: strerror(errno)))); remove what is there")
+        }
+        AtomicFile.syncDirectory(output.deletingLastPathComponent())
+        try? FileManager.default.removeItem(at: work)  // finished: the checkpoints are no longer needed
+        stage("write generator")
+        return Outcome(bundle: try GeneratorBundle(folder: output), summary: summary, stages: stages)
+    }
+}
+
+/// Cosine similarity of mean prompt embeddings.
+public enum Similarity {
+    /// Mean of the rows of `pooled` `[P, H]`, L2-normalised.
+    public static func normalizedMean(_ pooled: Tensor) -> Tensor {
+        var m = pooled.sumRows()
+        let n = m.norm()
+        if n > 0 { m.scale(by: 1 / n) }
+        return m
+    }
+
+    public static func cosine(_ a: Tensor, _ b: Tensor) -> Double {
+        let na = a.norm(), nb = b.norm()
+        guard na > 0 && nb > 0 else { return 0 }
+        return Double(BLAS.dot(n: a.count, a.pointer, b.pointer) / (na * nb))
+    }
+}

@@ -1,0 +1,44 @@
+import DNDTestSupport
+import Foundation
+import LoRA
+import Pipeline
+import XCTest
+
+/// A scorer whose behaviour depends on whether an adapter is given: the base answers "7", an adapter "[7]".
+struct FakeScorer: ResponseScorer {
+    func score(prompt: String, response: String, adapter: LoRAAdapter?) -> (sumLogProb: Double, meanLogProb: Double, tokens: Int) {
+        let good = (adapter != nil) == response.hasPrefix("[")
+        let n = response.count
+        return (good ? -0.1 * Double(n) : -2.0 * Double(n), good ? -0.1 : -2.0, n)
+    }
+    func choose(prompt: String, choices: [String], adapter: LoRAAdapter?) -> Int { adapter == nil ? 0 : choices.count - 1 }
+    func generate(prompt: String, maxTokens: Int, adapter: LoRAAdapter?) -> String { adapter == nil ? " 7" : "[7] \n" }
+    func tokenCount(_ text: String) -> Int { text.count }
+}
+
+final class EvaluatorTests: XCTestCase {
+    func testExactMatchChoicesAndNLL() throws {
+        let records = [
+            PromptRecord(prompt: "3+4?", response: "[7]", line: 1),
+            PromptRecord(prompt: "3+4?", response: "7", line: 2),
+            PromptRecord(prompt: "pick", choices: ["a", "[b]"], correctChoice: 1, line: 3),
+            PromptRecord(prompt: "no answer", line: 4),
+        ]
+        let (ok, reason) = Evaluator.evaluable(records)
+        XCTAssertNil(reason)
+        XCTAssertEqual(ok.count, 3)
+        let adapter = LoRAAdapter(config: LoRAConfig(r: 1, loraAlpha: 1, targetModules: [.q_proj], baseModel: nil), weights: [:])
+        let t = try Evaluator.evaluate(FakeScorer(), baseModel: "fake", records: ok, models: [("base", nil), ("dnd", adapter)])
+        XCTAssertEqual(t.rows.map(\.correct), [1, 2])
+        XCTAssertEqual(t.rows[0].accuracy, 1.0 / 3, accuracy: 1e-12)
+        // base: "[7]" scored bad (3 tokens · 2.0), "7" good (0.1), "[b]" bad (3 · 2.0) → 12.1 / 7
+        XCTAssertEqual(t.rows[0].meanNLL!, 12.1 / 7, accuracy: 1e-9)
+        XCTAssertEqual(t.metric, "exact match (responses) and choice likelihood (choices)")
+    }
+
+    func testNothingToScoreSaysWhy() {
+        let (ok, reason) = Evaluator.evaluable([PromptRecord(prompt: "x", line: 1)])
+        XCTAssertTrue(ok.isEmpty)
+        XCTAssertTrue(reason!.contains("response"))
+    }
+}
