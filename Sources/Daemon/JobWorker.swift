@@ -120,7 +120,7 @@ public final class WorkControl: @unchecked Sendable {
 
 /// Runs synchronous work on its own thread, outside Swift's cooperative pool.
 enum WorkerThread {
-    /// Runs `body` on a new thread (16 MiB stack) and delivers its result to `done` on that thread.
+    /// Runs `body` on a new thread with a 16 MiB stack (secondary threads get a small one by default).
     static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         let t = Thread { body() }
         t.name = name

@@ -221,6 +221,37 @@ final class DaemonTests: XCTestCase {
         print("kill -9 delays: \(delays.map { String(format: "%.2f", $0) })")
     }
 
+    func testKillNineEveryFewMillisecondsHitsClaimCommitAndPublishWindowsSafely() throws {
+        // Instant jobs and kills 10-90 ms after each start: the kills land in the claim loop, between commit and
+        // publish, in recovery itself. Nothing may be lost or delivered twice.
+        try writeConfig()
+        try FileManager.default.createDirectory(at: layout.inbox, withIntermediateDirectories: true)
+        let files = (0..<40).map { String(format: "fast-%02d.jsonl", $0) }
+        for (i, f) in files.enumerated() { try drop(f, prompts(i, count: 1)) }
+        var seed = UInt64(Date().timeIntervalSince1970 * 1000) | 1
+        var delays: [Int] = []
+        for _ in 0..<25 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let ms = 10 + Int(seed >> 33) % 81
+            delays.append(ms)
+            let p = try DaemonProcess(root: root)
+            processes.append(p)
+            Thread.sleep(forTimeInterval: Double(ms) / 1000)
+            p.killHard()
+            if Rename.kind(layout.outbox) == .directory {
+                XCTAssertEqual(names(layout.outbox).filter { $0.hasPrefix(".") }, [], "a temporary folder is visible in outbox/")
+            }
+        }
+        try start()
+        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.done).count == 40 && names(layout.outbox).count >= 40 },
+                      "done \(names(layout.done).count), outbox \(names(layout.outbox).count); kill delays (ms) \(delays)")
+        Thread.sleep(forTimeInterval: 0.8)
+        XCTAssertEqual(try deliveries().map(\.file).sorted(), files, "kill delays (ms) \(delays)")
+        XCTAssertEqual(names(layout.failed), [])
+        XCTAssertEqual(names(layout.inbox), [])
+        assertQuiescent()
+    }
+
     func testCheckpointsAddedWhileJobsRunRetrainOnceAndNewJobsUseTheNewGenerator() throws {
         try writeConfig()
         try scenario.addDataset(layout.checkpoints, "alpha")  // present at the first start: the generator's baseline
@@ -252,6 +283,25 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(try status().retraining.completed, 1)
         XCTAssertEqual(names(layout.generators), [GeneratorStore(layout: layout).linkedID()!])  // the old one pruned once free
         XCTAssertEqual(names(layout.retrainWork), [])
+        assertQuiescent()
+    }
+
+    func testWithoutAGeneratorJobsWaitUntilTheFirstTrainingInstallsOne() throws {
+        for f in ["state/generator", "state/generators"] { try? FileManager.default.removeItem(at: root.appendingPathComponent(f)) }
+        try writeConfig()
+        let p = try start()
+        try drop("early.jsonl", prompts(1))
+        XCTAssertTrue(waitUntil(timeout: 20) { names(layout.queued) == ["early"] })
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertEqual(names(layout.queued), ["early"])
+        XCTAssertEqual(names(layout.outbox), [])
+        XCTAssertNil(try status().generator)
+        XCTAssertTrue(p.log.contains("no generator yet: 1 job(s) wait; add checkpoints to \(layout.checkpoints.path) or run `dnd train`"), p.log)
+        try scenario.addDataset(layout.checkpoints, "first")
+        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox) == ["early"] }, p.log)
+        let identity = try XCTUnwrap(try status().generator?.identity)
+        XCTAssertEqual(try deliveries().map(\.generator), [identity])
+        XCTAssertEqual(try status().generator?.datasets, ["first"])
         assertQuiescent()
     }
 
