@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LLM
 import TensorCore
 import TextEncoder
 
@@ -8,9 +9,12 @@ struct DebugTokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Tokenize a JSON array of texts with a model folder's tokenizer; write a JSON array of id arrays.",
-        discussion: "A BERT folder (vocab.txt) gets WordPiece with [CLS]/[SEP] and truncation to max_seq_length.")
+        discussion: """
+        A BERT folder (vocab.txt) gets WordPiece with [CLS]/[SEP] and truncation to max_seq_length; a folder with a
+        byte-level BPE tokenizer.json (Qwen2, Llama 3, GPT-2 style) gets that tokenizer, adding no special tokens.
+        """)
 
-    @Option(help: "Tokenizer folder (a BERT folder with vocab.txt).") var tokenizer: String
+    @Option(help: "Tokenizer folder: a BERT folder with vocab.txt, or a folder with a byte-level BPE tokenizer.json.") var tokenizer: String
     @Option(help: "JSON array of strings.") var input: String
     @Option(help: "Output JSON file: one array of token ids per text.") var out: String
 
@@ -23,6 +27,9 @@ struct DebugTokenize: ParsableCommand {
             case .wordPiece:
                 let wp = try BertTokenizer(folder: folder)
                 ids = texts.map(wp.encode)
+            case .byteLevelBPE:
+                let bpe = try BPETokenizer(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
+                ids = texts.map(bpe.encode)
             }
             let body = ids.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",\n ")
             try AtomicFile.write(Data(("[\n " + body + "\n]\n").utf8), to: URL(fileURLWithPath: out))
@@ -37,16 +44,23 @@ struct DebugTokenize: ParsableCommand {
 enum TokenizerFolderKind {
     /// BERT WordPiece: `vocab.txt` (+ optional `tokenizer_config.json`, `sentence_bert_config.json`).
     case wordPiece
+    /// Byte-level BPE: `tokenizer.json` with a BPE model (the LLM engine's tokenizer).
+    case byteLevelBPE
 
     static func detect(_ folder: URL) throws -> TokenizerFolderKind {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
-            throw DNDError("\(folder.path): no such folder; pass --tokenizer a model folder (a BERT folder with vocab.txt)")
+            throw DNDError("\(folder.path): no such folder; pass --tokenizer a model folder (a BERT folder with vocab.txt, or one with a BPE tokenizer.json)")
         }
         if BertTokenizer.isWordPieceFolder(folder) { return .wordPiece }
         let json = folder.appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: json.path) {
-            throw DNDError("\(folder.path): not a WordPiece folder (no vocab.txt; its tokenizer.json is another kind of tokenizer); pass a BERT folder with vocab.txt")
+            let model = (try? JSONSerialization.jsonObject(with: Data(contentsOf: json))) as? [String: Any]
+            let type = (model?["model"] as? [String: Any])?["type"] as? String
+            guard type == "BPE" else {
+                throw DNDError("\(json.path): a \(type ?? "unknown") tokenizer; dnd reads BERT WordPiece folders (vocab.txt) and byte-level BPE tokenizer.json files")
+            }
+            return .byteLevelBPE
         }
         throw DNDError("\(folder.path): no tokenizer found (neither vocab.txt nor tokenizer.json); pass the model folder itself")
     }
