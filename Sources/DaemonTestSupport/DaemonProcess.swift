@@ -10,6 +10,8 @@ public struct DaemonUnderTest: Sendable {
     /// Arguments before `--root DIR`.
     public var arguments: [String]
 
+    public init(binary: URL, arguments: [String]) { self.binary = binary; self.arguments = arguments }
+
     public static var current: DaemonUnderTest {
         let env = ProcessInfo.processInfo.environment
         let args = env["DND_DAEMON_ARGS"].map { $0.split(separator: " ").map(String.init) } ?? ["serve"]

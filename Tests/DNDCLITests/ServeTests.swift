@@ -1,0 +1,74 @@
+import DaemonTestSupport
+import DNDTestSupport
+import Foundation
+import LoRA
+import Pipeline
+import TensorCore
+import XCTest
+
+/// The real `dnd serve` (pipeline worker) on a root trained with `dnd train`, with the tiny-qwen2 fixture as base model.
+final class ServeTests: XCTestCase {
+    /// A root whose zoo holds adapters shaped for tiny-qwen2 (q_proj 64→64, v_proj 64→32), trained with `dnd train`.
+    static func trainedRoot() throws -> URL {
+        let root = TestSupport.temporaryDirectory("dnd-serve")
+        var rng = SeededRNG(seed: 9)
+        for d in ["upper", "lower", "digits"] {
+            let folder = root.appendingPathComponent("checkpoints/\(d)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try PromptFile.write((0..<8).map { PromptRecord(prompt: "Rewrite item \($0) in \(d) style.", line: $0 + 1) },
+                                 to: folder.appendingPathComponent("prompts.jsonl"))
+            for c in 1...2 {
+                var w: [LoRASite: (a: Tensor, b: Tensor)] = [:]
+                for l in 0..<2 {
+                    w[LoRASite(layer: l, module: .q_proj)] = (Tensor.randomNormal([4, 64], std: 0.1, rng: &rng), Tensor.randomNormal([64, 4], std: 0.01, rng: &rng))
+                    w[LoRASite(layer: l, module: .v_proj)] = (Tensor.randomNormal([4, 64], std: 0.1, rng: &rng), Tensor.randomNormal([32, 4], std: 0.01, rng: &rng))
+                }
+                try LoRAAdapter(config: LoRAConfig(r: 4, loraAlpha: 8, targetModules: [.q_proj, .v_proj], baseModel: "tiny-qwen2"), weights: w)
+                    .write(to: folder.appendingPathComponent("checkpoint-\(c)"))
+            }
+        }
+        try Data("base_model = \"\(TestSupport.fixture("tiny-qwen2").path)\"\n".utf8).write(to: root.appendingPathComponent("config.toml"))
+        let r = try TestSupport.runDND(["train", "--root", root.path, "--steps", "12", "--prompts", "4", "--length", "16", "--batch", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("trained generator gen-"), r.stdout)
+        return root
+    }
+
+    func drop(_ records: [PromptRecord], as name: String, into root: URL) throws {
+        let tmp = root.appendingPathComponent(".\(name).part")
+        try PromptFile.write(records, to: tmp)
+        XCTAssertEqual(rename(tmp.path, root.appendingPathComponent("inbox/\(name)").path), 0)
+    }
+
+    func testDroppedSampleWithResponsesIsEvaluatedAgainstTheBaseModel() throws {
+        let root = try Self.trainedRoot()
+        let daemon = try DaemonProcess(root: root, daemon: DaemonUnderTest(binary: TestSupport.dndBinary, arguments: ["serve"]))
+        defer { daemon.killHard() }
+        XCTAssertTrue(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: root.appendingPathComponent("inbox").path) }, daemon.log)
+        let records = (0..<5).map { PromptRecord(prompt: "Rewrite item \($0 + 20) in upper style.", response: "ITEM \($0 + 20)", line: $0 + 1) }
+            + [PromptRecord(prompt: "Pick one for item 3.", choices: ["yes", "no"], correctChoice: 1, line: 6)]
+        try drop(records, as: "sample.jsonl", into: root)
+        try drop([PromptRecord(prompt: "no answers here", line: 1)], as: "plain.noeval.jsonl", into: root)
+        let report = root.appendingPathComponent("outbox/sample/report.json")
+        let plain = root.appendingPathComponent("outbox/plain/report.json")
+        XCTAssertTrue(waitUntil(timeout: 120) { FileManager.default.fileExists(atPath: report.path) && FileManager.default.fileExists(atPath: plain.path) },
+                      "no report; daemon log:\n\(daemon.log)")
+        let json = try XCTUnwrap(TestSupport.json(report) as? [String: Any])
+        let eval = try XCTUnwrap(json["evaluation"] as? [String: Any], "report: \(json)")
+        let rows = try XCTUnwrap(eval["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["name"] as? String }, ["base", "base + dnd adapter"])
+        XCTAssertEqual(rows.map { $0["records"] as? Int }, [6, 6])
+        XCTAssertEqual(eval["metric"] as? String, "exact match (responses) and choice likelihood (choices)")
+        XCTAssertEqual((json["generator"] as? [String: Any])?["trained_on"] as? [String], ["digits", "lower", "upper"])
+        let adapter = try LoRAAdapter(folder: report.deletingLastPathComponent())
+        XCTAssertEqual(adapter.config.baseModelNameOrPath, "tiny-qwen2")
+        let plainJSON = try XCTUnwrap(TestSupport.json(plain) as? [String: Any])
+        XCTAssertNil(plainJSON["evaluation"])
+        XCTAssertTrue((plainJSON["evaluation_skipped"] as? String)?.contains(".noeval") == true, "\(plainJSON)")
+
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(timeout: 30), 0, daemon.log)
+        let status = try TestSupport.runDND(["status", "--root", root.path])
+        XCTAssertEqual(status.status, 0, status.stderr)
+    }
+}
