@@ -69,3 +69,17 @@ final class PromptFileTests: XCTestCase {
         assertFails(write(#"{"prompt": "p", "choices": ["a", "b"], "answer": "c"}"#, "c.jsonl"), ["line 1", "not one of the choices"])
     }
 }
+
+final class PromptFileHugeTests: XCTestCase {
+    func testOneGigabyteFileIsRefusedBeforeReading() throws {
+        let url = TestSupport.temporaryDirectory().appendingPathComponent("huge.jsonl")
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        let h = try FileHandle(forWritingTo: url)
+        try h.truncate(atOffset: 1 << 30)  // sparse: 1 GiB of zeros without writing them
+        try h.close()
+        XCTAssertThrowsError(try PromptFile.read(url)) { e in
+            let m = "\(e)"
+            XCTAssertTrue(m.contains(url.path) && m.contains("1073741824 bytes is over the limit") && m.contains("max_file_bytes"), m)
+        }
+    }
+}

@@ -73,3 +73,15 @@ final class ZooTests: XCTestCase {
         XCTAssertNotEqual(f1, Zoo.fingerprint(root))
     }
 }
+
+final class TrainCommandTests: XCTestCase {
+    func testZooWithMismatchedRanksIsRefusedByDndTrain() throws {
+        let root = TestSupport.temporaryDirectory()
+        try makeZoo(at: root.appendingPathComponent("checkpoints"), datasets: ["a"], rank: 2)
+        try makeZoo(at: root.appendingPathComponent("checkpoints"), datasets: ["b"], rank: 4)
+        let r = try TestSupport.runDND(["train", "--root", root.path, "--steps", "1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("r = 4 vs r = 2") && r.stderr.contains("checkpoints/b/checkpoint-"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+}
