@@ -96,6 +96,7 @@ final class DaemonLoop {
     var lastWatchdog = Date.distantPast
     var saidQueueFull = false
     var saidNoGenerator = false
+    var lastGeneratorError: String?
 
     init(daemon: Daemon, continuation: AsyncStream<Event>.Continuation) throws {
         layout = daemon.layout; worker = daemon.worker; logger = daemon.logger; notify = daemon.notify; tickSeconds = daemon.tickSeconds
@@ -369,7 +370,10 @@ final class DaemonLoop {
             statusDirty = true
             startNextJob()
         } catch {
-            report(error: "the generator in \(layout.generatorLink.path) is unusable: \(describe(error))", job: nil)
+            // Reported once per distinct problem: this runs at every rescan.
+            let message = "the generator in \(layout.generatorLink.path) is unusable: \(describe(error))"
+            if message != lastGeneratorError { report(error: message, job: nil) }
+            lastGeneratorError = message
         }
     }
 

@@ -10,6 +10,7 @@ import TOMLKit
 /// <root>/state/jobs/tmp/<job>/                           results being written (never visible in outbox/)
 /// <root>/state/generator -> generators/<id>              the generator in use (a link swapped atomically)
 /// <root>/state/retrain/                                  a retraining's output while it runs
+/// <root>/state/embeddings/                               the pipeline's embedding cache (the worker's)
 /// <root>/state/status.json, retrain.json, lock           the daemon's status, retraining record, instance lock
 /// ```
 public struct RootLayout: Sendable, Equatable {
@@ -34,12 +35,14 @@ public struct RootLayout: Sendable, Equatable {
     public var generatorLink: URL { state.appendingPathComponent("generator") }
     public var generators: URL { state.appendingPathComponent("generators") }
     public var retrainWork: URL { state.appendingPathComponent("retrain") }
+    /// The pipeline's embedding cache (the worker owns what is inside).
+    public var embeddings: URL { state.appendingPathComponent("embeddings") }
     public var retrainRecord: URL { state.appendingPathComponent("retrain.json") }
     public var statusFile: URL { state.appendingPathComponent("status.json") }
     public var lockFile: URL { state.appendingPathComponent("lock") }
 
     /// Every folder the daemon needs, parents first.
-    public var folders: [URL] { [inbox, outbox, failed, checkpoints, state, jobs, queued, running, done, tmp, generators] }
+    public var folders: [URL] { [inbox, outbox, failed, checkpoints, state, jobs, queued, running, done, tmp, generators, embeddings] }
 
     /// Creates the folders and checks that every place a job moves between is on one file system (renames are atomic
     /// only within one).

@@ -72,8 +72,13 @@ public final class Watcher: @unchecked Sendable {
     private func loop() {
         let inboxPath = inbox.standardizedFileURL.path
         while !isStopped {
-            // One-second timeout, so `stop()` is noticed promptly.
-            guard let ev = inotifytools_next_event(1) else { continue }
+            // One-second timeout, so `stop()` is noticed promptly. A nil well before the timeout is an error: back off
+            // instead of spinning (the periodic rescan still runs).
+            let asked = Date()
+            guard let ev = inotifytools_next_event(1) else {
+                if Date().timeIntervalSince(asked) < 0.5 { Thread.sleep(forTimeInterval: 0.5) }
+                continue
+            }
             let mask = Int32(bitPattern: ev.pointee.mask)
             if mask & Int32(IN_Q_OVERFLOW) != 0 { onWake(.overflow); continue }
             if mask & Int32(IN_IGNORED) != 0 { continue }
