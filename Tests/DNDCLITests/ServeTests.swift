@@ -9,11 +9,21 @@ import XCTest
 /// The real `dnd serve` (pipeline worker) on a root trained with `dnd train`, with the tiny-qwen2 fixture as base model.
 final class ServeTests: XCTestCase {
     /// A root whose zoo holds adapters shaped for tiny-qwen2 (q_proj 64→64, v_proj 64→32), trained with `dnd train`.
-    static func trainedRoot() throws -> URL {
+    static func trainedRoot(config: String = "") throws -> URL {
         let root = TestSupport.temporaryDirectory("dnd-serve")
-        var rng = SeededRNG(seed: 9)
-        for d in ["upper", "lower", "digits"] {
-            let folder = root.appendingPathComponent("checkpoints/\(d)")
+        try addDatasets(["upper", "lower", "digits"], to: root, seed: 9)
+        try Data("base_model = \"\(TestSupport.fixture("tiny-qwen2").path)\"\n\(config)".utf8).write(to: root.appendingPathComponent("config.toml"))
+        let r = try TestSupport.runDND(["train", "--root", root.path, "--steps", "12", "--prompts", "4", "--length", "16", "--batch", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("trained generator gen-"), r.stdout)
+        return root
+    }
+
+    /// Datasets of random tiny-qwen2-shaped checkpoints, written into a hidden folder and renamed into place.
+    static func addDatasets(_ names: [String], to root: URL, seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        for d in names {
+            let folder = root.appendingPathComponent("checkpoints/.\(d).part")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try PromptFile.write((0..<8).map { PromptRecord(prompt: "Rewrite item \($0) in \(d) style.", line: $0 + 1) },
                                  to: folder.appendingPathComponent("prompts.jsonl"))
@@ -26,12 +36,8 @@ final class ServeTests: XCTestCase {
                 try LoRAAdapter(config: LoRAConfig(r: 4, loraAlpha: 8, targetModules: [.q_proj, .v_proj], baseModel: "tiny-qwen2"), weights: w)
                     .write(to: folder.appendingPathComponent("checkpoint-\(c)"))
             }
+            XCTAssertEqual(rename(folder.path, root.appendingPathComponent("checkpoints/\(d)").path), 0)
         }
-        try Data("base_model = \"\(TestSupport.fixture("tiny-qwen2").path)\"\n".utf8).write(to: root.appendingPathComponent("config.toml"))
-        let r = try TestSupport.runDND(["train", "--root", root.path, "--steps", "12", "--prompts", "4", "--length", "16", "--batch", "2"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("trained generator gen-"), r.stdout)
-        return root
     }
 
     func drop(_ records: [PromptRecord], as name: String, into root: URL) throws {
@@ -70,5 +76,28 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(daemon.waitForExit(timeout: 30), 0, daemon.log)
         let status = try TestSupport.runDND(["status", "--root", root.path])
         XCTAssertEqual(status.status, 0, status.stderr)
+    }
+
+    func testNewCheckpointsRetrainTheGeneratorAndLaterJobsUseIt() throws {
+        let root = try Self.trainedRoot(config: "debounce_seconds = 0.5\n")
+        let daemon = try DaemonProcess(root: root, daemon: DaemonUnderTest(binary: TestSupport.dndBinary, arguments: ["serve"]))
+        defer { daemon.killHard() }
+        let first = root.appendingPathComponent("outbox/before/report.json")
+        try drop([PromptRecord(prompt: "Rewrite item 1 in upper style.", line: 1)], as: "before.noeval.jsonl", into: root)
+        XCTAssertTrue(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: first.path) }, daemon.log)
+        let oldID = ((try TestSupport.json(first) as? [String: Any])?["generator"] as? [String: Any])?["identity"] as? String
+        XCTAssertNotNil(oldID)
+
+        try Self.addDatasets(["title"], to: root, seed: 10)
+        XCTAssertTrue(waitUntil(timeout: 120) { daemon.log.contains("retraining finished: generator") }, daemon.log)
+        let after = root.appendingPathComponent("outbox/after/report.json")
+        try drop([PromptRecord(prompt: "Rewrite item 2 in title style.", line: 1)], as: "after.noeval.jsonl", into: root)
+        XCTAssertTrue(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: after.path) }, daemon.log)
+        let gen = try XCTUnwrap((TestSupport.json(after) as? [String: Any])?["generator"] as? [String: Any])
+        XCTAssertNotEqual(gen["identity"] as? String, oldID)
+        XCTAssertEqual(gen["trained_on"] as? [String], ["digits", "lower", "title", "upper"])
+        XCTAssertEqual(daemon.log.components(separatedBy: "retraining started").count - 1, 1, daemon.log)
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(timeout: 30), 0, daemon.log)
     }
 }
