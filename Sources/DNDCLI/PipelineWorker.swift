@@ -75,7 +75,8 @@ final class PipelineWorker: JobWorker, @unchecked Sendable {
         if let current, let b = try? bundle(current.folder), let s = b.metadata.train { settings = s }
         let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: settings.length)
         _ = try GeneratorTraining.run(zoo: zoo, encoder: encoder, cache: cache, settings: settings,
-                                      workDirectory: layout.retrainWork, output: output)
+                                      workDirectory: layout.state.appendingPathComponent("training"), output: output,
+                                      shouldStop: { control.isCancelled })
     }
 
     func validateGenerator(_ folder: URL) throws -> GeneratorInfo {

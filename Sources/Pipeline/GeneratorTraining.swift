@@ -75,10 +75,11 @@ public enum GeneratorTraining {
     }
 
     /// Encodes prompts, tokenizes checkpoints, builds and trains the generator; writes the bundle to `output`
-    /// (absent or an empty folder) in one rename at the end. `workDirectory` keeps resumable checkpoints and the loss log.
+    /// (absent or an empty folder) in one rename at the end. `workDirectory` keeps resumable checkpoints and the loss log;
+    /// when `shouldStop` turns true, training checkpoints there and this throws `CancellationError`.
     public static func run(zoo: Zoo, encoder: SentenceEncoder, cache: EmbeddingCache, settings: TrainSettings, holdout: [String] = [],
                            workDirectory: URL, output: URL, log: (String) -> Void = { _ in },
-                           progress: ((TrainingProgress) -> Void)? = nil) throws -> Outcome {
+                           progress: ((TrainingProgress) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) throws -> Outcome {
         try settings.validate()
         var stages: [GenerationReport.Stage] = []
         var t0 = Date()
@@ -150,7 +151,10 @@ public enum GeneratorTraining {
         let resumed = try trainer.resumeIfPossible()
         if resumed > 0 { log("resumed training at step \(resumed) from \(work.path)") }
         var source = try ZooSampleSource(entries: entries, prompts: settings.prompts)
-        var summary = try trainer.train(source: &source, progress: progress)
+        var summary = try trainer.train(source: &source, progress: progress, shouldStop: shouldStop)
+        guard trainer.isFinished else {
+            throw CancellationError()  // stopped on request: the checkpoint in `work` lets the next run resume
+        }
         summary.finishedAt = ISO8601DateFormatter().string(from: Date())
         try generator.updateConfig { $0.training = summary }
         stage("train generator")
