@@ -45,7 +45,7 @@ struct BenchTrain: ParsableCommand {
             let tokens = Double(batch * len)
             let turns = inputs.map { (prompt: [$0[0]], response: Array($0.dropFirst())) }
             let reps = s == "0.5b" ? max(1, repeats - 1) : repeats
-            let tf = bestTime(repeats: reps) { _ = try! model.scoreIds(turns, lora: nil, tokenBudget: batch * len) }
+            let tf = bestTime(repeats: reps) { _ = try! model.scoreIds(turns, lora: nil) }
             let k = shards ?? model.transformer.defaultShards(batch: batch)
             let tl = bestTime(repeats: reps) { _ = model.transformer.lossAndGradients(inputs: inputs, labels: labels, lora: lora, trainBase: false, shards: k) }
             var line = name.padding(toLength: 31, withPad: " ", startingAt: 0) + "\(batch)×\(len)".padding(toLength: 11, withPad: " ", startingAt: 0)
