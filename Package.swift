@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "DNDTestSupport"]),
-        .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
+        .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "LLM", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

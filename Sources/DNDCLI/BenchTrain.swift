@@ -29,7 +29,7 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         let peak = sgemmPeakGFLOPS()
         print(String(format: "training bench, %d BLAS threads, sgemm peak (1024³) %.1f GFLOPS, LoRA rank %d on all modules", BLAS.threads, peak, rank))
-        print("shape                          batch×len   forward tok/s   LoRA step tok/s (×fwd)   full step tok/s (×fwd)")
+        print("shape                          batch×len  shards  forward tok/s   LoRA step tok/s (×fwd)   full step tok/s (×fwd)")
         for s in shapes {
             let (name, config, batch, len, full): (String, ModelConfig, Int, Int, Bool)
             switch s {
@@ -45,12 +45,14 @@ struct BenchTrain: ParsableCommand {
             let tokens = Double(batch * len)
             let turns = inputs.map { (prompt: [$0[0]], response: Array($0.dropFirst())) }
             let reps = s == "0.5b" ? max(1, repeats - 1) : repeats
-            let tf = bestTime(repeats: reps) { _ = try! model.scoreIds(turns, lora: nil, tokenBudget: batch * len) }
-            let tl = bestTime(repeats: reps) { _ = model.transformer.lossAndGradients(inputs: inputs, labels: labels, lora: lora, trainBase: false, shards: shards ?? model.transformer.defaultShards(batch: batch)) }
-            var line = name.padding(toLength: 31, withPad: " ", startingAt: 0) + "\(batch)×\(len)".padding(toLength: 12, withPad: " ", startingAt: 0)
+            let tf = bestTime(repeats: reps) { _ = try! model.scoreIds(turns, lora: nil) }
+            let k = shards ?? model.transformer.defaultShards(batch: batch)
+            let tl = bestTime(repeats: reps) { _ = model.transformer.lossAndGradients(inputs: inputs, labels: labels, lora: lora, trainBase: false, shards: k) }
+            var line = name.padding(toLength: 31, withPad: " ", startingAt: 0) + "\(batch)×\(len)".padding(toLength: 11, withPad: " ", startingAt: 0)
+                + "\(k)".padding(toLength: 4, withPad: " ", startingAt: 0)
             line += String(format: "%13.0f   %15.0f (%.2f×)", tokens / tf, tokens / tl, tf / tl)
             if full {
-                let tb = bestTime(repeats: reps) { _ = model.transformer.lossAndGradients(inputs: inputs, labels: labels, lora: nil, trainBase: true, shards: shards ?? model.transformer.defaultShards(batch: batch)) }
+                let tb = bestTime(repeats: reps) { _ = model.transformer.lossAndGradients(inputs: inputs, labels: labels, lora: nil, trainBase: true, shards: k) }
                 line += String(format: "   %15.0f (%.2f×)", tokens / tb, tf / tb)
             } else {
                 line += "   (not run: 0.5B full training)"

@@ -31,6 +31,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
     @Option(help: "Longest training sequence in tokens.") var maxLength = 256
     @Option(help: "Seed of the adapter initialisation and the data order.") var seed: UInt64 = 0
+    @Option(help: "Data-parallel shards per step (default: one per core for small models).") var shards: Int?
     @Flag(help: "rsLoRA scaling (alpha/√rank).") var rslora = false
     @Flag(help: "Print only the summary, not a line per step.") var quiet = false
 
@@ -38,7 +39,7 @@ struct Finetune: ParsableCommand {
         var o = FinetuneOptions()
         o.rank = rank; o.alpha = alpha; o.targets = try LoRAModule.parseList(targets); o.useRslora = rslora
         o.learningRate = lr; o.steps = steps; o.batchSize = batch; o.saveFrom = saveFrom; o.saveEvery = saveEvery
-        o.warmupSteps = warmup; o.weightDecay = weightDecay; o.maxLength = maxLength; o.seed = seed
+        o.warmupSteps = warmup; o.weightDecay = weightDecay; o.maxLength = maxLength; o.seed = seed; o.shards = shards
         try o.validate()
         return o
     }

@@ -99,10 +99,11 @@ extension BPETokenizer {
     /// Writes `tokenizer.json` and a minimal `tokenizer_config.json` (EOS/pad, ChatML chat template) into `folder`.
     public func write(to folder: URL, modelMaxLength: Int) throws {
         try AtomicFile.write(tokenizerJSON(), to: folder.appendingPathComponent("tokenizer.json"))
-        let eos = eosTokenId.flatMap { token($0) }
+        let eos: Any = eosTokenId.flatMap { token($0) } ?? NSNull()
+        let pad: Any = padTokenId.flatMap { token($0) } ?? eos
         var cfg: [String: Any] = [
-            "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": NSNull(), "eos_token": eos ?? NSNull(),
-            "pad_token": padTokenId.flatMap { token($0) } ?? eos ?? NSNull(), "unk_token": NSNull(),
+            "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": NSNull(), "eos_token": eos,
+            "pad_token": pad, "unk_token": NSNull(),
             "model_max_length": modelMaxLength, "clean_up_tokenization_spaces": false,
         ]
         if hasChatML { cfg["chat_template"] = ChatTemplate.chatMLJinja }

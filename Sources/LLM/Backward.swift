@@ -67,16 +67,15 @@ extension Transformer {
             return TrainStep(loss: r.lossSum / Double(max(1, targets)), targets: targets, tokens: r.tokens, gradients: r.grads)
         }
         var parts = [(lossSum: Double, tokens: Int, grads: Gradients)?](repeating: nil, count: groups.count)
-        let saved = BLAS.threads
-        BLAS.threads = 1
-        parts.withUnsafeMutableBufferPointer { out in
-            let o = out.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-                let idx = groups[g]
-                o[g] = step(inputs: idx.map { inputs[$0] }, labels: idx.map { labels[$0] }, lora: lora, trainBase: trainBase, scale: scale)
+        SingleThreadedBLAS.run {
+            parts.withUnsafeMutableBufferPointer { out in
+                let o = out.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                    let idx = groups[g]
+                    o[g] = step(inputs: idx.map { inputs[$0] }, labels: idx.map { labels[$0] }, lora: lora, trainBase: trainBase, scale: scale)
+                }
             }
         }
-        BLAS.threads = saved
         var grads = parts[0]!.grads
         var lossSum = parts[0]!.lossSum, tokens = parts[0]!.tokens
         for p in parts.dropFirst() { grads.add(p!.grads); lossSum += p!.lossSum; tokens += p!.tokens }
@@ -208,5 +207,25 @@ extension Transformer {
         var dx = RMSNorm.backward(dWeight: gb?.inputNorm.mutablePointer, dy: da, x: s.x, weight: w.inputNorm, rstd: s.rstd1, n: c.hiddenSize)
         dx.add(dx2)
         return dx
+    }
+}
+
+/// Runs a block with OpenBLAS on one thread per call (the caller parallelises), restoring the thread count when
+/// the last of any overlapping blocks ends (two trainers in one process must not leave BLAS single-threaded).
+enum SingleThreadedBLAS {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var depth = 0
+    nonisolated(unsafe) private static var saved = 1
+
+    static func run(_ body: () -> Void) {
+        lock.lock()
+        if depth == 0 { saved = BLAS.threads; BLAS.threads = 1 }
+        depth += 1
+        lock.unlock()
+        body()
+        lock.lock()
+        depth -= 1
+        if depth == 0 { BLAS.threads = saved }
+        lock.unlock()
     }
 }

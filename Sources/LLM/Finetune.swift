@@ -41,6 +41,10 @@ extension LoRATrainer {
         let trainer = try LoRATrainer(model: model, examples: examples, options: options, baseModelName: baseModelName)
         let fm = FileManager.default
         try fm.createDirectory(at: out, withIntermediateDirectories: true)
+        // Half-written checkpoint folders of an interrupted run (never visible under their final name).
+        for name in (try? fm.contentsOfDirectory(atPath: out.path)) ?? [] where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") {
+            try? fm.removeItem(at: out.appendingPathComponent(name))
+        }
         let stateDir = out.appendingPathComponent(stateFolderName)
         var resumedFrom = 0
         if fm.fileExists(atPath: stateDir.appendingPathComponent("state.json").path) {

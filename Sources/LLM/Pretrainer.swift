@@ -29,7 +29,8 @@ public struct PretrainConfig: Codable, Sendable, Equatable {
     public var maxGradNorm: Float = 1
     public var initStd: Float = 0.02
     public var seed: UInt64 = 0
-    /// Wall-clock budget: after a few steps the step count is cut to what fits (the schedule follows).
+    /// Wall-clock budget in seconds (tokenizer training included): the step count is fitted to it from the measured
+    /// step time, after 3 steps and every 50, never above `steps`; the learning-rate schedule follows.
     public var maxSeconds: Double?
     /// Data-parallel shards per step; nil picks `Transformer.defaultShards`.
     public var shards: Int?
@@ -182,11 +183,12 @@ public enum Pretrainer {
             decayed.update(&params, grads: grads.filter { $0.value.rank == 2 }, lr: lr)
             plain.update(&params, grads: grads.filter { $0.value.rank != 2 }, lr: lr)
             step += 1
-            if let budget = p.maxSeconds, step == 3 {
-                // Fit the remaining steps into the budget (measured on steps 2–3, after warm-up effects).
-                let per = Date().timeIntervalSince(trainStart) / 3
-                let fit = max(step + 1, Int((budget - Date().timeIntervalSince(t0)) / per) + step)
-                if fit < steps {
+            if let budget = p.maxSeconds, step == 3 || step % 50 == 0 {
+                // Fit the step count into the time budget from the measured step time (refined every 50 steps);
+                // the cosine schedule follows the new length.
+                let per = Date().timeIntervalSince(trainStart) / Double(step)
+                let fit = min(p.steps, max(step + 1, step + Int(0.95 * (budget - Date().timeIntervalSince(t0)) / per)))
+                if fit != steps {
                     steps = fit
                     schedule = LRSchedule(peak: p.learningRate, warmupSteps: min(p.warmup, steps / 2), totalSteps: steps, minFactor: p.minLRFactor)
                 }

@@ -37,40 +37,53 @@ extension CausalLM {
         return best
     }
 
-    /// Scores token-id turns; forward passes hold at most `tokenBudget` tokens (a longer turn runs alone).
-    /// With an empty prompt the first response token has no context and is not scored.
-    public func scoreIds(_ turns: [(prompt: [Int], response: [Int])], lora: BoundLoRA?, tokenBudget: Int = 2048) throws -> [ResponseScore] {
-        var results = [ResponseScore](repeating: (0, 0, 0), count: turns.count)
-        var group: [Int] = []
+    /// Scores token-id turns, packing several into each forward pass of at most `tokenBudget` tokens (a longer
+    /// turn runs alone). Small models (see `Transformer.defaultShards`) run the passes on all cores, each with
+    /// single-threaded BLAS; the default budget then splits the work evenly. With an empty prompt the first
+    /// response token has no context and is not scored.
+    public func scoreIds(_ turns: [(prompt: [Int], response: [Int])], lora: BoundLoRA?, tokenBudget: Int? = nil) throws -> [ResponseScore] {
+        for t in turns { try checkIds(t.prompt); try checkIds(t.response) }
+        let total = turns.reduce(0) { $0 + $1.prompt.count + $1.response.count }
+        let shards = transformer.defaultShards(batch: turns.count)
+        let budget = tokenBudget ?? (shards > 1 ? min(2048, max(64, (total + shards - 1) / shards)) : 2048)
+        var groups: [[Int]] = [[]]
         var tokens = 0
-        func flush() {
-            guard !group.isEmpty else { return }
-            let seqs = group.map { turns[$0].prompt + turns[$0].response }
-            let packed = PackedBatch(seqs)
-            // Row predicting response token j of sequence b: start + |prompt| − 1 + j.
-            var rows: [Int] = [], targets: [Int] = [], owner: [Int] = []
-            for (b, i) in group.enumerated() {
-                let p = turns[i].prompt.count
-                for (j, t) in turns[i].response.enumerated() where p + j >= 1 {
-                    rows.append(packed.starts[b] + p + j - 1); targets.append(t); owner.append(i)
-                }
-            }
-            if !rows.isEmpty {
-                let pass = transformer.forward(packed, lora: lora, keep: false)
-                let lp = logProbabilities(pass.normed, rows: rows, targets: targets)
-                for (k, i) in owner.enumerated() { results[i].sumLogProb += Double(lp[k]); results[i].tokens += 1 }
-            }
-            group = []; tokens = 0
-        }
         for (i, t) in turns.enumerated() {
-            try checkIds(t.prompt); try checkIds(t.response)
             let len = t.prompt.count + t.response.count
-            if tokens + len > tokenBudget { flush() }
-            group.append(i); tokens += len
+            if tokens + len > budget && !groups[groups.count - 1].isEmpty { groups.append([]); tokens = 0 }
+            groups[groups.count - 1].append(i); tokens += len
         }
-        flush()
-        for i in results.indices where results[i].tokens > 0 { results[i].meanLogProb = results[i].sumLogProb / Double(results[i].tokens) }
+        var results = [ResponseScore](repeating: (0, 0, 0), count: turns.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let o = out.baseAddress!
+            let run = { (g: Int) in self.scoreGroup(groups[g], turns, lora: lora, into: o) }
+            if shards > 1 && groups.count > 1 {
+                SingleThreadedBLAS.run { DispatchQueue.concurrentPerform(iterations: groups.count, execute: run) }
+            } else {
+                for g in groups.indices { run(g) }
+            }
+        }
         return results
+    }
+
+    /// One forward pass over the turns `group`; writes their scores (each turn's own slot of `out`).
+    func scoreGroup(_ group: [Int], _ turns: [(prompt: [Int], response: [Int])], lora: BoundLoRA?, into out: UnsafeMutablePointer<ResponseScore>) {
+        guard !group.isEmpty else { return }
+        let packed = PackedBatch(group.map { turns[$0].prompt + turns[$0].response })
+        // Row predicting response token j of sequence b: start + |prompt| − 1 + j.
+        var rows: [Int] = [], targets: [Int] = [], owner: [Int] = []
+        for (b, i) in group.enumerated() {
+            let p = turns[i].prompt.count
+            for (j, t) in turns[i].response.enumerated() where p + j >= 1 {
+                rows.append(packed.starts[b] + p + j - 1); targets.append(t); owner.append(i)
+            }
+        }
+        for i in group { out[i] = (0, 0, 0) }
+        guard !rows.isEmpty else { return }
+        let pass = transformer.forward(packed, lora: lora, keep: false)
+        let lp = logProbabilities(pass.normed, rows: rows, targets: targets)
+        for (k, i) in owner.enumerated() { out[i].sumLogProb += Double(lp[k]); out[i].tokens += 1 }
+        for i in group where out[i].tokens > 0 { out[i].meanLogProb = out[i].sumLogProb / Double(out[i].tokens) }
     }
 
     /// log p(target | row) for each selected row of the LM head's input `normed [N, H]`; logits are formed a

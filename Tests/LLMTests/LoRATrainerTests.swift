@@ -87,9 +87,12 @@ final class LoRATrainerTests: XCTestCase {
         let partial = try LoRATrainer(model: model, examples: examples, options: opts)
         for _ in 0..<4 { try partial.trainStep() }
         try partial.saveState(to: resumed.appendingPathComponent(LoRATrainer.stateFolderName))
+        let debris = resumed.appendingPathComponent(".checkpoint-5.tmp-999")   // a folder a kill left half-written
+        try FileManager.default.createDirectory(at: debris, withIntermediateDirectories: true)
         var steps: [Int] = []
         let r = try LoRATrainer.finetune(model: model, records: Self.train, options: opts, out: resumed) { steps.append($0.step) }
         XCTAssertEqual(r.resumedFrom, 4)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: debris.path))
         XCTAssertEqual(steps, Array(5...12))
         for s in 9...12 {
             let a = try LoRAAdapter(folder: whole.appendingPathComponent("checkpoint-\(s)"))

@@ -144,7 +144,7 @@ enum TensorStorageProbe {
 /// The forward pass written out with plain loops in Double, straight from the fixture README's formulas.
 enum ReferenceForward {
     static func logits(_ ids: [Int], weights w: [String: Tensor], config c: ModelConfig) -> Tensor {
-        let h = c.hiddenSize, t = ids.count, hd = c.headDim
+        let t = ids.count, hd = c.headDim
         func mat(_ name: String) -> [[Double]] {
             let x = w[name]!
             return (0..<x.shape[0]).map { i in (0..<x.shape[1]).map { Double(x[i, $0]) } }
@@ -204,7 +204,6 @@ enum ReferenceForward {
         let head = mat(w["lm_head.weight"] != nil ? "lm_head.weight" : "model.embed_tokens.weight")
         var out = Tensor(zeros: [t, c.vocabSize])
         for i in 0..<t { for vv in 0..<c.vocabSize { out[i, vv] = Float(zip(head[vv], f[i]).reduce(0) { $0 + $1.0 * $1.1 }) } }
-        _ = h
         return out
     }
 }
