@@ -34,9 +34,10 @@ public struct AdamW: Sendable {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
     }
 
-    /// Global L2 norm of a set of gradients.
+    /// Global L2 norm of a set of gradients, summed in Double in name order so that the result does not depend
+    /// on dictionary order (training runs stay bit-reproducible).
     public static func globalNorm(_ grads: [String: Tensor]) -> Float {
-        grads.values.reduce(Float(0)) { $0 + $1.sumOfSquares() }.squareRoot()
+        Float(grads.keys.sorted().reduce(0.0) { $0 + Double(grads[$1]!.sumOfSquares()) }.squareRoot())
     }
 
     /// Scales `grads` in place so that their global norm is at most `maxNorm`; returns the norm before clipping.
