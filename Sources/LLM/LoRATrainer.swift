@@ -143,7 +143,7 @@ public final class LoRATrainer {
             grads[site.key("A")] = g.a; grads[site.key("B")] = g.b
             params[site.key("A")] = adapter.weights[site]!.a; params[site.key("B")] = adapter.weights[site]!.b
         }
-        let norm = clipGradients(&grads, maxNorm: options.maxGradNorm)
+        let norm = AdamW.clip(&grads, maxNorm: options.maxGradNorm)
         let lr = options.schedule.rate(at: step)
         optimizer.update(&params, grads: grads, lr: lr)
         for site in adapter.weights.keys { adapter.weights[site] = (params[site.key("A")]!, params[site.key("B")]!) }
@@ -204,17 +204,4 @@ public final class LoRATrainer {
         adapter.weights = saved.weights
         step = st.step
     }
-}
-
-/// Scales `grads` so that their global L2 norm is at most `maxNorm`; returns the norm before clipping. The sum
-/// runs in a fixed (sorted) order, so that a run is bit-for-bit reproducible (dictionary order is not).
-@discardableResult
-public func clipGradients(_ grads: inout [String: Tensor], maxNorm: Float) -> Float {
-    var s = 0.0
-    for k in grads.keys.sorted() { s += Double(grads[k]!.sumOfSquares()) }
-    let n = Float(s.squareRoot())
-    if n > maxNorm && n.isFinite {
-        for k in grads.keys { grads[k]!.scale(by: maxNorm / n) }
-    }
-    return n
 }

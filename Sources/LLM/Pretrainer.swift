@@ -178,7 +178,7 @@ public enum Pretrainer {
                                            shards: p.shards ?? model.defaultShards(batch: p.batchSize))
             guard r.loss.isFinite else { throw DNDError("pretraining diverged at step \(step + 1) (loss \(r.loss)); lower learning_rate in the config") }
             var grads = r.gradients.named
-            clipGradients(&grads, maxNorm: p.maxGradNorm)
+            AdamW.clip(&grads, maxNorm: p.maxGradNorm)
             let lr = schedule.rate(at: step)
             decayed.update(&params, grads: grads.filter { $0.value.rank == 2 }, lr: lr)
             plain.update(&params, grads: grads.filter { $0.value.rank != 2 }, lr: lr)
