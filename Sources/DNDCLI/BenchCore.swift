@@ -26,8 +26,8 @@ func sgemmPeakGFLOPS() -> Double {
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gemm", abstract: "sgemm GFLOPS at several sizes and thread counts.")
 
-    @Option(help: "Matrix sizes (square) to measure.") var sizes: [Int] = [256, 512, 1024, 2048]
-    @Option(help: "Thread counts to measure (default: 1 and all cores).") var threads: [Int] = []
+    @Option(parsing: .upToNextOption, help: "Matrix sizes (square) to measure.") var sizes: [Int] = [256, 512, 1024, 2048]
+    @Option(parsing: .upToNextOption, help: "Thread counts to measure (default: 1 and all cores).") var threads: [Int] = []
     @Option(help: "Timed repetitions per size (best is reported).") var repeats = 5
 
     func run() throws {
