@@ -43,9 +43,10 @@ struct BenchGenerator: ParsableCommand {
 
     func execute() throws {
         // The best of three: other work on the machine only ever lowers a measurement.
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
         let peak = (0..<3).map { _ in sgemmPeakGFLOPS() }.max()!
         print("hyper-convolutional decoder, condition \(prompts)×\(length)×\(hidden), training batch \(batch), \(BLAS.threads) BLAS threads")
-        print(String(format: "sgemm peak (1024³): %.1f GFLOPS", peak))
+        print(String(format: "sgemm peak (1024³): %.1f GFLOPS; load average before the run: %@ (other work makes every number noisy)", peak, load))
         var runs: [(String, String, GeneratorConfig)] = []
         if only.isEmpty || only.contains("demo") {
             runs.append(("demo", "default CPU chain, demo target (256 tokens of 10×34: r=8, cw=32)",
