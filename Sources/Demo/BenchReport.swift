@@ -111,17 +111,17 @@ public struct BenchReport: Codable, Sendable {
     public var text: String {
         var s = DemoReportText.pad("held-out dataset", 18) + DemoReportText.pad("role", 13) + lpad("base", 6) + lpad("mean LoRA", 12) + "   "
         s += DemoReportText.pad("nearest LoRA (cosine)", 29) + lpad("DnD", 7) + lpad("fine-tuned", 13) + "  " + lpad("DnD s", 7) + "  "
-        s += lpad("fine-tune s", 10) + "  " + lpad("ratio", 7) + "\n"
+        s += lpad("fine-tune s", 11) + "  " + lpad("ratio", 7) + "\n"
         for r in rows {
             let near = "\(pct(r.nearest.accuracy)) \(r.nearest.dataset) (\(String(format: "%.2f", r.nearest.cosine)))"
             s += DemoReportText.pad(r.dataset, 18) + DemoReportText.pad(r.role, 13)
             s += lpad(pct(r.base), 6) + lpad(pct(r.meanLoRA), 12) + "   " + DemoReportText.pad(near, 29)
-            s += lpad(pct(r.dnd), 7) + lpad(pct(r.fineTuned), 13) + String(format: "  %7.3f  %10.2f  ", r.dndSeconds, r.fineTuneSeconds)
+            s += lpad(pct(r.dnd), 7) + lpad(pct(r.fineTuned), 13) + String(format: "  %7.3f  %11.2f  ", r.dndSeconds, r.fineTuneSeconds)
             s += lpad(ratio(r.overhead), 7) + "\n"
         }
         s += DemoReportText.pad("mean", 31) + lpad(pct(mean(\.base)), 6) + lpad(pct(mean(\.meanLoRA)), 12) + "   "
         s += DemoReportText.pad(pct(mean(\.nearest.accuracy)), 29)
-        s += lpad(pct(mean(\.dnd)), 7) + lpad(pct(mean(\.fineTuned)), 13) + String(format: "  %7.3f  %10.2f  ", mean(\.dndSeconds), mean(\.fineTuneSeconds))
+        s += lpad(pct(mean(\.dnd)), 7) + lpad(pct(mean(\.fineTuned)), 13) + String(format: "  %7.3f  %11.2f  ", mean(\.dndSeconds), mean(\.fineTuneSeconds))
         s += lpad(ratio(overallOverhead), 7) + "\n"
         s += "\n" + overheadText + "\n"
         let short = shortfalls
