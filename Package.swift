@@ -30,7 +30,7 @@ let package = Package(
             "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "LoRA", "Pipeline"], swiftSettings: fast),
-        .target(name: "Demo", dependencies: ["TensorCore", "Pipeline", "LLM"]),
+        .target(name: "Demo", dependencies: ["TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Pipeline", "LLM", "Daemon"]),
         .target(name: "DNDCLI", dependencies: [
             "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "LLM", "Generator", "Pipeline", "Demo", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "DNDTestSupport"]),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "Pipeline", "LLM", "LoRA", "TensorCore", "Daemon", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["DNDCLI", "SafeTensors", "TensorCore", "LLM", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -4,11 +4,16 @@ import TensorCore
 
 /// The demo's synthetic task suite: datasets = (content task × answer format), deterministic for a seed.
 ///
-/// Every prompt states its task and its answer format ("… Answer in square brackets."), so a dataset's prompts
-/// reveal what its LoRA must do. The base model is pretrained on the same contents with plain answers and no
-/// format instruction: it knows *what* to answer but not *how*; a LoRA teaches the format. Held-out datasets
-/// pair a format seen in training with a task seen in training (in-domain) or with a task family the generator
-/// never saw (cross-domain).
+/// Every prompt states its task and its answer format ("… Write the answer between square brackets."), so a dataset's prompts
+/// reveal what its LoRA must do. The base model is pretrained to know every content and every format but not to
+/// follow the datasets' format instructions: it answers every user prompt plainly, format instruction or not, and
+/// writes a format only under a system code ("format 2") that no dataset prompt carries. A LoRA teaches it to obey
+/// one instruction. Held-out datasets pair a format seen in training with a task seen in training (in-domain) or
+/// with a task family the generator never saw (cross-domain).
+///
+/// Why the base must know the formats (measured, see README "The demo"): a base that never wrote `[7]` needs each
+/// LoRA to relearn the content after the new prefix, and a LoRA trained on additions then answers subtractions
+/// with sums; and a base that never saw the instruction words loses its content knowledge when they are appended.
 public enum TaskSuite {
     /// A content task: makes one (question, plain answer) pair.
     public struct Task: Sendable {
@@ -24,6 +29,15 @@ public enum TaskSuite {
         public var wrap: @Sendable (String) -> String
     }
 
+    /// One dataset of the plan: its task, format and role ("train", "in-domain" or "cross-domain").
+    public struct PlanEntry: Codable, Sendable, Equatable {
+        public var task: String
+        public var format: String
+        public var role: String
+        public init(_ task: String, _ format: String, _ role: String) { self.task = task; self.format = format; self.role = role }
+        public var name: String { "\(task)-\(format)" }
+    }
+
     /// One dataset of the suite with its splits.
     public struct Dataset: Sendable {
         public var name: String
@@ -35,6 +49,9 @@ public enum TaskSuite {
         public var test: [PromptRecord]
         public var isHeldOut: Bool { role != "train" }
     }
+
+    /// The roles a plan entry may have.
+    public static let roles = ["train", "in-domain", "cross-domain"]
 
     static let letters = Array("abcdefghijklmnopqrstuvwxyz")
 
@@ -67,55 +84,116 @@ public enum TaskSuite {
         },
     ]
 
+    /// The answer formats. Their instructions share as few words as possible: the generator tells datasets apart
+    /// by their prompts, and "Answer in square brackets." / "Answer in parentheses." embed too close to each other
+    /// (measured: a held-out bracket dataset then got a parenthesis adapter).
     public static let formats: [Format] = [
-        Format(name: "bracket", instruction: "Answer in square brackets.") { "[\($0)]" },
-        Format(name: "paren", instruction: "Answer in parentheses.") { "(\($0))" },
-        Format(name: "colon", instruction: "Start the reply with Answer:") { "Answer: \($0)" },
-        Format(name: "star", instruction: "Wrap the answer in stars.") { "*\($0)*" },
+        Format(name: "bracket", instruction: "Write the answer between square brackets.") { "[\($0)]" },
+        Format(name: "paren", instruction: "Enclose the answer in round parentheses.") { "(\($0))" },
+        Format(name: "colon", instruction: "Begin your reply with the word Answer and a colon.") { "Answer: \($0)" },
+        Format(name: "star", instruction: "Surround the answer with asterisks.") { "*\($0)*" },
     ]
 
-    /// (task, format, role) of the standard suite: 8 training datasets, 3 held out.
-    public static let standardPlan: [(String, String, String)] = [
-        ("add", "bracket", "train"), ("add", "paren", "train"),
-        ("sub", "colon", "train"), ("sub", "star", "train"),
-        ("greater", "bracket", "train"), ("greater", "colon", "train"),
-        ("even", "paren", "train"), ("even", "star", "train"),
-        ("sub", "bracket", "in-domain"),
-        ("greater", "star", "in-domain"),
-        ("next", "paren", "cross-domain"),
+    /// Instructions that change nothing; pretraining appends them (and the format instructions) to questions whose
+    /// answers stay plain, so the base answers through any trailing instruction.
+    public static let neutralInstructions = [
+        "Please be brief.", "Think carefully.", "This is a quiz.", "Reply quickly.", "Take your time.", "Be precise.",
+        "No explanation needed.", "Keep it short.", "This one is easy.", "Give the result.",
     ]
 
-    static func task(_ name: String) -> Task { tasks.first { $0.name == name }! }
-    static func format(_ name: String) -> Format { formats.first { $0.name == name }! }
+    /// The system turn under which the base learns format `i` (0-based) in pretraining; no dataset prompt has one.
+    public static func formatCode(_ i: Int) -> String { "format \(i + 1)" }
+
+    /// The standard plan, 18 datasets: every arithmetic and logic task in every format (14 train, 2 held out
+    /// in-domain), and two letters datasets held out cross-domain (a family the generator never sees).
+    public static let standardPlan: [PlanEntry] = {
+        let inDomain: Set<String> = ["sub-bracket", "greater-star"]
+        var plan: [PlanEntry] = []
+        for t in ["add", "sub", "greater", "even"] {
+            for f in formats.map(\.name) {
+                plan.append(PlanEntry(t, f, inDomain.contains("\(t)-\(f)") ? "in-domain" : "train"))
+            }
+        }
+        return plan + [PlanEntry("next", "paren", "cross-domain"), PlanEntry("prev", "colon", "cross-domain")]
+    }()
+
+    /// The task named `name`, or an error listing the tasks.
+    public static func task(_ name: String) throws -> Task {
+        guard let t = tasks.first(where: { $0.name == name }) else {
+            throw DNDError("unknown task '\(name)'; tasks are \(tasks.map(\.name).joined(separator: ", "))")
+        }
+        return t
+    }
+
+    /// The format named `name`, or an error listing the formats.
+    public static func format(_ name: String) throws -> Format {
+        guard let f = formats.first(where: { $0.name == name }) else {
+            throw DNDError("unknown format '\(name)'; formats are \(formats.map(\.name).joined(separator: ", "))")
+        }
+        return f
+    }
+
+    /// Checks a plan: known tasks, formats and roles, unique names, at least one training dataset.
+    public static func validate(_ plan: [PlanEntry]) throws {
+        for p in plan {
+            _ = try task(p.task); _ = try format(p.format)
+            guard roles.contains(p.role) else { throw DNDError("plan entry \(p.name): role '\(p.role)' must be one of \(roles.joined(separator: ", "))") }
+        }
+        let names = plan.map(\.name)
+        guard Set(names).count == names.count else { throw DNDError("the plan names a dataset twice: \(names.joined(separator: ", "))") }
+        guard plan.contains(where: { $0.role == "train" }) else { throw DNDError("the plan has no training dataset") }
+        guard plan.contains(where: { $0.role != "train" }) else { throw DNDError("the plan holds no dataset out") }
+    }
 
     /// The prompt of one example in a given format.
     public static func prompt(_ question: String, _ format: Format) -> String { "\(question) \(format.instruction)" }
 
     /// Builds the suite: `trainSize` and `testSize` records per dataset, deterministic for `seed`.
     public static func standard(seed: UInt64 = 2025, trainSize: Int = 160, testSize: Int = 40,
-                                plan: [(String, String, String)] = standardPlan) -> [Dataset] {
-        plan.enumerated().map { i, p in
-            let (t, f, role) = p
+                                plan: [PlanEntry] = standardPlan) throws -> [Dataset] {
+        try validate(plan)
+        return try plan.enumerated().map { i, p in
             var rng = SeededRNG(seed: seed &+ UInt64(i) &* 7919)
-            let task = task(t), format = format(f)
+            let task = try task(p.task), format = try format(p.format)
             func records(_ n: Int) -> [PromptRecord] {
                 (0..<n).map { k in
                     let (q, a) = task.make(&rng)
                     return PromptRecord(prompt: prompt(q, format), response: format.wrap(a), line: k + 1)
                 }
             }
-            return Dataset(name: "\(t)-\(f)", task: task, format: format, role: role, train: records(trainSize), test: records(testSize))
+            return Dataset(name: p.name, task: task, format: format, role: p.role, train: records(trainSize), test: records(testSize))
         }
     }
 
-    /// Pretraining records for the base model: every task (held-out ones included: the base knows the content),
-    /// plain answers, no format instruction.
-    public static func pretrainRecords(seed: UInt64 = 7, count: Int = 6000) -> [PromptRecord] {
+    /// Plain questions and answers, `perTask` of each task, no instruction and no system turn: what the base model
+    /// must answer right for a LoRA to have anything to format.
+    public static func contentProbe(seed: UInt64 = 99, perTask: Int = 10) -> [PromptRecord] {
         var rng = SeededRNG(seed: seed)
+        return tasks.flatMap { task in
+            (0..<perTask).map { k -> PromptRecord in
+                let (q, a) = task.make(&rng)
+                return PromptRecord(prompt: q, response: a, line: k + 1)
+            }
+        }
+    }
+
+    /// Pretraining records for the base model, over every task (held-out ones included: the base knows the content).
+    /// Half of the questions carry a trailing instruction (a neutral one or a format instruction) and are answered
+    /// plainly; `formatShare` of the records are answered in format `i` under the system turn `formatCode(i)`.
+    public static func pretrainRecords(seed: UInt64 = 7, count: Int = 8000, formatShare: Double = 0.5) -> [PromptRecord] {
+        var rng = SeededRNG(seed: seed)
+        let suffixes = neutralInstructions + formats.map(\.instruction)
         return (0..<count).map { k in
             let task = tasks[k % tasks.count]
-            let (q, a) = task.make(&rng)
-            return PromptRecord(prompt: q, response: a, line: k + 1)
+            var (q, a) = task.make(&rng)
+            if rng.uniform() < 0.5 { q += " " + suffixes[rng.int(below: suffixes.count)] }
+            var system: String?
+            if Double(rng.uniform()) < formatShare {
+                let f = rng.int(below: formats.count)
+                system = formatCode(f)
+                a = formats[f].wrap(a)
+            }
+            return PromptRecord(prompt: q, response: a, system: system, line: k + 1)
         }
     }
 }

@@ -1,0 +1,350 @@
+import Daemon
+import Foundation
+import LLM
+import LoRA
+import Pipeline
+import TensorCore
+import TextEncoder
+
+/// `dnd demo`: builds a demo root once — the suite's data, a base model pretrained here, a LoRA zoo, a generator
+/// trained without the held-out datasets — then runs the real daemon on it, drops each held-out dataset's test
+/// records into the inbox and reports the daemon's evaluation (base vs base + DnD adapter).
+///
+/// Every build stage is cached (see `StageBook`): a rerun skips what is complete and rebuilds only what a change
+/// of settings or a deleted output requires. Serving always runs (it is the point of the demo).
+public final class DemoRunner {
+    /// What the runner needs from its caller.
+    public struct Options {
+        public var root: URL
+        public var settings: DemoSettings
+        /// The `dnd` binary to start `dnd serve` with (the running one for the CLI).
+        public var dndExecutable: URL
+        /// The sentence encoder folder; nil finds it as `dnd train` does.
+        public var encoderFolder: URL?
+
+        public init(root: URL, settings: DemoSettings, dndExecutable: URL, encoderFolder: URL? = nil) {
+            self.root = root; self.settings = settings; self.dndExecutable = dndExecutable; self.encoderFolder = encoderFolder
+        }
+    }
+
+    /// Where progress goes: stage and note lines, and progress bars (label, done, total, detail).
+    public struct Events {
+        public var line: (String) -> Void
+        public var progress: (String, Int, Int, String) -> Void
+        public init(line: @escaping (String) -> Void, progress: @escaping (String, Int, Int, String) -> Void) {
+            self.line = line; self.progress = progress
+        }
+        /// Nothing printed (tests).
+        public static let silent = Events(line: { _ in }, progress: { _, _, _, _ in })
+    }
+
+    /// One stage in the summary.
+    public struct StageResult: Codable, Sendable, Equatable {
+        public var name: String
+        public var seconds: Double
+        /// True when the stage was complete and skipped.
+        public var cached: Bool
+        public var detail: String
+    }
+
+    /// One held-out dataset as the daemon's report evaluated it.
+    public struct HeldOutResult: Codable, Sendable, Equatable {
+        public var dataset: String
+        public var role: String
+        /// The daemon's job (its folder under outbox/).
+        public var job: String
+        public var records: Int
+        public var baseAccuracy: Double
+        public var dndAccuracy: Double
+        public var baseNLL: Double?
+        public var dndNLL: Double?
+        /// Seconds the daemon spent generating the adapter (encode, generate, write).
+        public var generationSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case dataset, role, job, records, baseAccuracy = "base_accuracy", dndAccuracy = "dnd_accuracy"
+            case baseNLL = "base_nll", dndNLL = "dnd_nll", generationSeconds = "generation_seconds"
+        }
+    }
+
+    /// What a run did.
+    public struct Summary: Codable, Sendable {
+        public var root: String
+        public var stages: [StageResult]
+        public var results: [HeldOutResult]
+        public var totalSeconds: Double
+        enum CodingKeys: String, CodingKey { case root, stages, results, totalSeconds = "total_seconds" }
+    }
+
+    public let options: Options
+    public let events: Events
+    public let layout: RootLayout
+    public let paths: DemoPaths
+    let book: StageBook
+    var settings: DemoSettings { options.settings }
+
+    public init(options: Options, events: Events) {
+        self.options = options; self.events = events
+        layout = RootLayout(root: options.root)
+        paths = DemoPaths(root: layout.root)
+        book = StageBook(folder: paths.stages)
+    }
+
+    /// Runs every stage; throws with the stage named when one fails.
+    public func run() throws -> Summary {
+        let t0 = Date()
+        try settings.validate()
+        if StatusFile.daemonIsRunning(layout: layout) {
+            throw DNDError("\(layout.root.path): a `dnd serve` is already running on this root; stop it first (the demo starts its own), or use another --root")
+        }
+        try layout.prepare()
+        try FileManager.default.createDirectory(at: paths.demo, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(settings), to: paths.settings)
+
+        var stages: [StageResult] = []
+        let names = ["data", "base model", "checkpoints", "generator", "serve"]
+        func stage(_ i: Int, _ body: () throws -> StageResult) throws {
+            events.line("[\(i + 1)/\(names.count)] \(names[i])")
+            let s0 = Date()
+            var r: StageResult
+            do { r = try body() } catch let e as DNDError {
+                throw DNDError("demo stage '\(names[i])' failed: \(e.message)")
+            }
+            r.seconds = Date().timeIntervalSince(s0)
+            events.line(String(format: "      %@ (%.1f s)", r.cached ? "cached: " + r.detail : r.detail, r.seconds))
+            stages.append(r)
+        }
+        var suite: [TaskSuite.Dataset] = []
+        var dataKey = "", baseKey = ""
+        var results: [HeldOutResult] = []
+        try stage(0) { let r = try buildData(); suite = r.suite; dataKey = r.key; return r.result }
+        try stage(1) { let r = try buildBase(dataKey: dataKey, suite: suite); baseKey = r.key; return r.result }
+        try stage(2) { try buildCheckpoints(baseKey: baseKey, suite: suite).result }
+        try stage(3) { try buildGenerator() }
+        try stage(4) { let r = try serve(suite: suite); results = r.results; return r.result }
+        return Summary(root: layout.root.path, stages: stages, results: results, totalSeconds: Date().timeIntervalSince(t0))
+    }
+
+    // MARK: - 1. Data
+
+    /// Writes the suite's files into demo/data: pretrain.jsonl, and <dataset>.train.jsonl / .test.jsonl.
+    func buildData() throws -> (suite: [TaskSuite.Dataset], key: String, result: StageResult) {
+        let suite = try settings.suite()
+        let pretrain = TaskSuite.pretrainRecords(seed: settings.seed &+ 1, count: settings.pretrainRecords)
+        var files: [(URL, [PromptRecord])] = [(paths.pretrainData, pretrain)]
+        for d in suite { files += [(paths.trainData(d.name), d.train), (paths.testData(d.name), d.test)] }
+        let key = StageBook.key(files.map { $0.0.lastPathComponent + "\n" + $0.1.map(\.jsonLine).joined(separator: "\n") })
+        let detail = "\(suite.count) datasets (\(settings.trainingNames.count) train, \(settings.heldOutNames.count) held out: \(settings.heldOutNames.joined(separator: ", "))), \(pretrain.count) pretraining records"
+        let fm = FileManager.default
+        if book.current("data", key: key, outputsPresent: { files.allSatisfy { fm.fileExists(atPath: $0.0.path) } }) != nil {
+            return (suite, key, StageResult(name: "data", seconds: 0, cached: true, detail: detail))
+        }
+        try book.forget("data")
+        try fm.createDirectory(at: paths.data, withIntermediateDirectories: true)
+        for (url, records) in files { try PromptFile.write(records, to: url) }
+        try book.finish(.init(stage: "data", key: key, seconds: 0))
+        return (suite, key, StageResult(name: "data", seconds: 0, cached: false, detail: "wrote " + detail + " to \(paths.data.path)"))
+    }
+
+    // MARK: - 2. Base model
+
+    func baseOutputsPresent() -> Bool {
+        ["config.json", "model.safetensors", "tokenizer.json"].allSatisfy {
+            FileManager.default.fileExists(atPath: layout.base.appendingPathComponent($0).path)
+        }
+    }
+
+    /// Pretrains the base model on demo/data/pretrain.jsonl (read as `dnd pretrain --data` reads it) into base/.
+    func buildBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
+        let key = StageBook.key(["base", dataKey, StageBook.json(settings.pretrain)])
+        if let r = book.current("base", key: key, outputsPresent: baseOutputsPresent) {
+            return (key, StageResult(name: "base model", seconds: 0, cached: true, detail: r.detail["summary"] ?? "base/"))
+        }
+        try book.forget("base")
+        let t0 = Date()
+        let docs = try Pretrainer.readDocuments(paths.pretrainData)
+        let p = settings.pretrain
+        events.line("      pretraining a \(p.numHiddenLayers)-layer, \(p.hiddenSize)-wide Qwen2-architecture model from scratch on \(docs.count) documents, \(p.steps) steps")
+        let tmp = paths.build.appendingPathComponent("base")
+        let fm = FileManager.default
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: paths.build, withIntermediateDirectories: true)
+        _ = try Pretrainer.pretrain(config: p, documents: docs, out: tmp) { pr in
+            self.events.progress("pretrain", pr.step, pr.steps, String(format: "loss %.4f", pr.loss))
+        }
+        if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
+        try fm.moveItem(at: tmp, to: layout.base)
+        let model = try CausalLM(folder: layout.base)
+        let seconds = Date().timeIntervalSince(t0)
+        // The premise of the demo: the base knows every content, and ignores the datasets' format instructions.
+        let content = try Evaluator.evaluate(model, baseModel: "base", records: TaskSuite.contentProbe(seed: settings.seed &+ 2),
+                                             models: [("base", nil)]).rows[0]
+        let formatted = Array(suite.flatMap { $0.test.prefix(5) })
+        let format = try Evaluator.evaluate(model, baseModel: "base", records: formatted, models: [("base", nil)]).rows[0]
+        let summary = String(format: "%.2fM parameters, vocabulary %d; plain answers %.0f%% right (content known), formatted answers %.0f%% right (formats not followed)",
+                             Double(model.config.parameterCount) / 1e6, model.config.vocabSize, 100 * content.accuracy, 100 * format.accuracy)
+        if content.accuracy < 0.8 {
+            events.line("      warning: the base model answers only \(Int(100 * content.accuracy))% of plain questions; LoRAs cannot format answers it does not know (raise pretrain.steps)")
+        }
+        try book.finish(.init(stage: "base", key: key, seconds: seconds, detail: [
+            "summary": summary, "content_accuracy": String(content.accuracy), "format_accuracy": String(format.accuracy),
+        ]))
+        return (key, StageResult(name: "base model", seconds: 0, cached: false, detail: summary))
+    }
+
+    // MARK: - 3. Checkpoints
+
+    /// Fine-tunes a LoRA on each training dataset with the collection recipe into checkpoints/<dataset>/.
+    func buildCheckpoints(baseKey: String, suite: [TaskSuite.Dataset]) throws -> (keys: [String], result: StageResult) {
+        let fm = FileManager.default
+        let training = suite.filter { !$0.isHeldOut }
+        let wanted = Set(training.map { "checkpoints-\($0.name)" })
+        // Datasets the demo built earlier that the plan no longer trains on (a held-out one must never be in the zoo).
+        for stage in book.stages() where stage.hasPrefix("checkpoints-") && !wanted.contains(stage) {
+            let folder = layout.checkpoints.appendingPathComponent(String(stage.dropFirst("checkpoints-".count)))
+            if fm.fileExists(atPath: folder.path) { try fm.removeItem(at: folder) }
+            try book.forget(stage)
+        }
+        for d in suite where d.isHeldOut {
+            let folder = layout.checkpoints.appendingPathComponent(d.name)
+            guard !fm.fileExists(atPath: folder.path) else {
+                throw DNDError("\(folder.path): the held-out dataset \(d.name) is in the zoo; remove that folder (the generator must not see it)")
+            }
+        }
+        let o = settings.finetune
+        let steps = (1...o.steps).filter(o.saves)
+        var keys: [String] = [], built: [String] = []
+        var model: CausalLM?
+        var seconds = 0.0
+        for (i, d) in training.enumerated() {
+            let out = layout.checkpoints.appendingPathComponent(d.name)
+            let key = StageBook.key(["checkpoints", baseKey, StageBook.json(o), d.name, d.train.map(\.jsonLine).joined(separator: "\n")])
+            keys.append(key)
+            let present = {
+                fm.fileExists(atPath: out.appendingPathComponent("prompts.jsonl").path) && steps.allSatisfy {
+                    fm.fileExists(atPath: out.appendingPathComponent("checkpoint-\($0)/\(LoRAAdapter.weightsFile)").path)
+                }
+            }
+            if book.current("checkpoints-\(d.name)", key: key, outputsPresent: present) != nil { continue }
+            try book.forget("checkpoints-\(d.name)")
+            if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
+            if model == nil { model = try CausalLM(folder: layout.base) }
+            let r = try LoRATrainer.finetune(model: model!, records: d.train, options: o, out: out,
+                                             promptsSource: paths.trainData(d.name), baseModelName: "base") { p in
+                self.events.progress("fine-tune", i * o.steps + p.step, training.count * o.steps,
+                                     String(format: "%@ loss %.4f", d.name, p.loss))
+            }
+            seconds += r.seconds
+            try book.finish(.init(stage: "checkpoints-\(d.name)", key: key, seconds: r.seconds,
+                                  detail: ["checkpoints": String(r.checkpoints.count), "final_loss": String(r.finalLoss)]))
+            built.append(d.name)
+        }
+        let recipe = "rank \(o.rank) on \(o.targets.count == LoRAModule.allCases.count ? "all modules" : o.targets.map(\.rawValue).joined(separator: ",")), \(o.steps) steps, lr \(o.learningRate), seed \(o.seed) for every dataset, checkpoints \(steps.first!)–\(steps.last!)"
+        let detail = "\(training.count) datasets × \(steps.count) checkpoints (\(recipe))"
+        if built.isEmpty { return (keys, StageResult(name: "checkpoints", seconds: 0, cached: true, detail: detail)) }
+        return (keys, StageResult(name: "checkpoints", seconds: 0, cached: false,
+                                  detail: "fine-tuned \(built.count) of " + detail + String(format: " in %.1f s", seconds)))
+    }
+
+    // MARK: - 4. Generator
+
+    /// Trains the generator on checkpoints/ (the held-out datasets are not there) and installs it, as `dnd train` does.
+    func buildGenerator() throws -> StageResult {
+        let encoder = try SentenceEncoder(folder: options.encoderFolder ?? SentenceEncoder.defaultFolder())
+        let s = settings.generator
+        let key = StageBook.key(["generator", StageBook.json(s), Zoo.fingerprint(layout.checkpoints), encoder.identity,
+                                 settings.heldOutNames.joined(separator: ",")])
+        let store = GeneratorStore(layout: layout)
+        func linkedIdentity() -> String? {
+            guard let id = store.linkedID() else { return nil }
+            return try? GeneratorBundle(folder: store.folder(id)).metadata.identity
+        }
+        let recorded = book.record("generator")?.detail["identity"]
+        if let r = book.current("generator", key: key, outputsPresent: { recorded != nil && linkedIdentity() == recorded }) {
+            return StageResult(name: "generator", seconds: 0, cached: true, detail: r.detail["summary"] ?? "")
+        }
+        try book.forget("generator")
+        let t0 = Date()
+        let zoo = try Zoo.scan(layout.checkpoints)
+        for w in zoo.warnings { events.line("      warning: \(w)") }
+        let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: encoder.identity, length: s.length)
+        let out = layout.generators.appendingPathComponent(".training-\(getpid())")
+        let outcome = try GeneratorTraining.run(
+            zoo: zoo, encoder: encoder, cache: cache, settings: s, holdout: settings.heldOutNames,
+            workDirectory: layout.state.appendingPathComponent("training"), output: out,
+            log: { self.events.line("      " + $0) },
+            progress: { p in self.events.progress("generator", p.step, p.totalSteps, String(format: "loss %.5f", p.loss)) })
+        let b = outcome.bundle
+        let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
+                                 trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
+        try store.install(out, info: info)
+        store.prune(keep: Set([store.linkedID()].compactMap { $0 }))
+        let summary = String(format: "%@: %d parameters, %d steps, final loss %.5f, on %d datasets (%d checkpoints)", b.metadata.identity,
+                             b.generator.parameterCount, outcome.summary.steps, Double(outcome.summary.recentLoss), zoo.datasets.count,
+                             b.metadata.checkpoints)
+        try book.finish(.init(stage: "generator", key: key, seconds: Date().timeIntervalSince(t0),
+                              detail: ["summary": summary, "identity": b.metadata.identity]))
+        return StageResult(name: "generator", seconds: 0, cached: false, detail: summary)
+    }
+
+    // MARK: - 5. Serve
+
+    /// Starts `dnd serve`, drops every held-out test split into inbox/, waits for the reports, stops the daemon.
+    func serve(suite: [TaskSuite.Dataset]) throws -> (results: [HeldOutResult], result: StageResult) {
+        try DemoServing.writeDefaultConfig(layout)
+        let heldOut = suite.filter(\.isHeldOut)
+        let serving = DemoServing(layout: layout, paths: paths, book: book)
+        try serving.removePreviousResults()
+        let daemon = try DaemonChild(executable: options.dndExecutable, layout: layout, encoder: try options.encoderFolder ?? SentenceEncoder.defaultFolder(),
+                                     log: paths.daemonLog)
+        events.line("      started `dnd serve --root \(layout.root.path)` (pid \(daemon.pid)); its log: \(paths.daemonLog.path)")
+        var delivered: [String: GenerationReport] = [:]
+        do {
+            try daemon.waitUntilReady(timeout: 60)
+            let files = try serving.drop(heldOut)
+            events.line("      dropped \(files.map { "inbox/" + $0.value }.sorted().joined(separator: ", "))")
+            delivered = try serving.wait(for: files, daemon: daemon, timeout: settings.serveTimeoutSeconds) { done, total in
+                self.events.progress("serve", done, total, "reports in outbox/")
+            }
+        } catch {
+            daemon.stop()
+            throw error
+        }
+        let status = daemon.stop()
+        guard status == 0 else {
+            throw DNDError("`dnd serve` exited with status \(status) after SIGTERM (expected 0); see \(paths.daemonLog.path):\n\(daemon.logTail())")
+        }
+        var results: [HeldOutResult] = []
+        for d in heldOut {
+            guard let report = delivered[d.name] else { continue }
+            guard let table = report.evaluation, let base = table.rows.first(where: { $0.name == "base" }),
+                  let dnd = table.rows.first(where: { $0.name != "base" }) else {
+                throw DNDError("outbox/\(report.job)/report.json has no evaluation (\(report.evaluationSkipped ?? "no reason given")); the daemon needs base/ with config.json to evaluate")
+            }
+            let gen = report.timings.filter { ["encode prompts", "generate weights", "write adapter"].contains($0.stage) }.reduce(0) { $0 + $1.seconds }
+            results.append(HeldOutResult(dataset: d.name, role: d.role, job: report.job, records: base.records, baseAccuracy: base.accuracy,
+                                         dndAccuracy: dnd.accuracy, baseNLL: base.meanNLL, dndNLL: dnd.meanNLL, generationSeconds: gen))
+        }
+        try serving.recordResults(results.map(\.job))
+        return (results, StageResult(name: "serve", seconds: 0, cached: false,
+                                     detail: "the daemon delivered \(results.count) adapters with reports and stopped on SIGTERM (exit 0)"))
+    }
+}
+
+/// The demo's own files under `<root>/demo/`.
+public struct DemoPaths: Sendable {
+    public let root: URL
+    public init(root: URL) { self.root = root }
+    public var demo: URL { root.appendingPathComponent("demo") }
+    public var data: URL { demo.appendingPathComponent("data") }
+    public var stages: URL { demo.appendingPathComponent("stages") }
+    public var build: URL { demo.appendingPathComponent("build") }
+    public var bench: URL { demo.appendingPathComponent("bench") }
+    public var settings: URL { demo.appendingPathComponent("settings.json") }
+    public var daemonLog: URL { demo.appendingPathComponent("daemon.log") }
+    public var pretrainData: URL { data.appendingPathComponent("pretrain.jsonl") }
+    public func trainData(_ dataset: String) -> URL { data.appendingPathComponent("\(dataset).train.jsonl") }
+    public func testData(_ dataset: String) -> URL { data.appendingPathComponent("\(dataset).test.jsonl") }
+}

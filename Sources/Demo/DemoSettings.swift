@@ -1,0 +1,165 @@
+import Foundation
+import LLM
+import LoRA
+import Pipeline
+import TensorCore
+
+/// Everything `dnd demo` builds with: the suite, the base model, the LoRA recipe, the generator and the serving
+/// timeout. Snake_case keys, every key defaulted (to the full demo); `demo/settings.json` in the root records them.
+public struct DemoSettings: Codable, Sendable, Equatable {
+    /// The preset sizes: `full` (what `make demo` runs) and `small` (the same path in about a minute, for tests).
+    public enum Size: String, CaseIterable, Sendable {
+        case full, small
+    }
+
+    /// Seed of the task suite (records and splits).
+    public var seed: UInt64 = 2025
+    /// The datasets and their roles.
+    public var plan: [TaskSuite.PlanEntry] = TaskSuite.standardPlan
+    public var trainSize = 160
+    public var testSize = 40
+    /// Pretraining records (see `TaskSuite.pretrainRecords`).
+    public var pretrainRecords = 8000
+    public var pretrain: PretrainConfig = DemoSettings.fullPretrain
+    /// The LoRA recipe of every checkpoint run (the zoo, and the upper bound of `dnd bench dnd`): one seed for all
+    /// datasets, so that every LoRA starts from the same A (see README "The demo").
+    public var finetune: FinetuneOptions = DemoSettings.fullFinetune
+    public var generator: TrainSettings = DemoSettings.fullGenerator
+    /// How long the daemon may take to deliver every held-out drop.
+    public var serveTimeoutSeconds: Double = 300
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case seed, plan, trainSize = "train_size", testSize = "test_size", pretrainRecords = "pretrain_records", pretrain
+        case finetune, generator, serveTimeoutSeconds = "serve_timeout_seconds"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DemoSettings()
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        plan = try c.decodeIfPresent([TaskSuite.PlanEntry].self, forKey: .plan) ?? d.plan
+        trainSize = try c.decodeIfPresent(Int.self, forKey: .trainSize) ?? d.trainSize
+        testSize = try c.decodeIfPresent(Int.self, forKey: .testSize) ?? d.testSize
+        pretrainRecords = try c.decodeIfPresent(Int.self, forKey: .pretrainRecords) ?? d.pretrainRecords
+        // Nested keys override the demo's preset one by one (not the library defaults of those types).
+        func merged<T: Codable>(_ key: CodingKeys, _ preset: T) throws -> T {
+            guard let given = try c.decodeIfPresent(JSONValue.self, forKey: key) else { return preset }
+            let base = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(preset))
+            do { return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(base.merging(given))) } catch let e as DNDError {
+                throw DNDError("demo settings, \(key.rawValue): \(e.message)")
+            }
+        }
+        pretrain = try merged(.pretrain, d.pretrain)
+        finetune = try merged(.finetune, d.finetune)
+        generator = try merged(.generator, d.generator)
+        serveTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .serveTimeoutSeconds) ?? d.serveTimeoutSeconds
+        try validate()
+    }
+
+    /// The preset for `size`.
+    public static func preset(_ size: Size) -> DemoSettings {
+        switch size {
+        case .full: return DemoSettings()
+        case .small: return small
+        }
+    }
+
+    /// Rejects settings the demo cannot run, naming the key.
+    public func validate() throws {
+        try TaskSuite.validate(plan)
+        guard trainSize >= 1, testSize >= 1, pretrainRecords >= 1 else {
+            throw DNDError("demo settings: train_size, test_size and pretrain_records must be at least 1")
+        }
+        guard serveTimeoutSeconds > 0 else { throw DNDError("demo settings: serve_timeout_seconds must be positive") }
+        try pretrain.validate()
+        try finetune.validate()
+        try generator.validate()
+    }
+
+    /// The training datasets' names and the held-out ones', in plan order.
+    public var trainingNames: [String] { plan.filter { $0.role == "train" }.map(\.name) }
+    public var heldOutNames: [String] { plan.filter { $0.role != "train" }.map(\.name) }
+
+    /// The suite these settings describe.
+    public func suite() throws -> [TaskSuite.Dataset] {
+        try TaskSuite.standard(seed: seed, trainSize: trainSize, testSize: testSize, plan: plan)
+    }
+
+    // MARK: - Presets
+
+    /// A 2-layer, 64-wide Qwen2-architecture model (0.16M parameters) that learns every fact of the suite.
+    public static let fullPretrain: PretrainConfig = {
+        var p = PretrainConfig()
+        p.hiddenSize = 64; p.numHiddenLayers = 2; p.numAttentionHeads = 4; p.numKeyValueHeads = 2; p.intermediateSize = 192
+        p.bpeMerges = 256; p.seqLen = 128; p.batchSize = 16; p.steps = 2000; p.learningRate = 3e-3
+        return p
+    }()
+
+    /// Rank 8 on all seven modules, 150 steps of 8 records at lr 5e-3; the last 20 steps are the checkpoints.
+    public static let fullFinetune: FinetuneOptions = {
+        var o = FinetuneOptions()
+        o.rank = 8; o.alpha = 16; o.targets = LoRAModule.allCases
+        o.learningRate = 5e-3; o.steps = 150; o.batchSize = 8; o.saveFrom = 131; o.saveEvery = 1; o.seed = 0
+        return o
+    }()
+
+    /// 8 prompts of 20 tokens per condition (the suite's prompts are 15 to 17 word pieces with [CLS] and [SEP]).
+    public static let fullGenerator: TrainSettings = {
+        var s = TrainSettings()
+        s.prompts = 8; s.length = 20; s.steps = 400
+        return s
+    }()
+
+    /// The same path at toy scale: three datasets, a one-layer model, a few steps of everything.
+    public static let small: DemoSettings = {
+        var s = DemoSettings()
+        s.plan = [TaskSuite.PlanEntry("add", "bracket", "train"), TaskSuite.PlanEntry("add", "paren", "train"),
+                  TaskSuite.PlanEntry("sub", "bracket", "in-domain")]
+        s.trainSize = 24; s.testSize = 6; s.pretrainRecords = 400
+        var p = PretrainConfig()
+        p.hiddenSize = 32; p.numHiddenLayers = 1; p.numAttentionHeads = 2; p.numKeyValueHeads = 1; p.intermediateSize = 64
+        p.bpeMerges = 32; p.seqLen = 64; p.batchSize = 4; p.steps = 30
+        s.pretrain = p
+        var o = FinetuneOptions()
+        o.rank = 2; o.alpha = 4; o.targets = [.q_proj, .v_proj]; o.learningRate = 5e-3; o.steps = 6; o.batchSize = 4; o.saveFrom = 4
+        s.finetune = o
+        var g = TrainSettings()
+        g.prompts = 4; g.length = 16; g.steps = 6; g.batchSize = 2; g.checkpointEvery = 1000
+        s.generator = g
+        s.serveTimeoutSeconds = 120
+        return s
+    }()
+}
+
+/// Any JSON value, to merge a partial settings object into a preset.
+enum JSONValue: Codable, Equatable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) } else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) } else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n): try c.encode(n)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// `other`'s keys over this object's (recursively for nested objects); any other value is replaced.
+    func merging(_ other: JSONValue) -> JSONValue {
+        guard case .object(var mine) = self, case .object(let theirs) = other else { return other }
+        for (k, v) in theirs { mine[k] = mine[k].map { $0.merging(v) } ?? v }
+        return .object(mine)
+    }
+}
