@@ -191,7 +191,7 @@ public struct GeneratorTrainer {
         let dY = WeightedMSE.backward(yHat, target: target, weights: tokenWeights)     // (B, T, r+2, cw+2)
         var grads: [String: Tensor] = [:]
         generator.backward(&grads, dOut: dY, cache: cache)
-        let norm = GeneratorTrainer.clip(&grads, maxNorm: options.clipNorm)
+        let norm = AdamW.clip(&grads, maxNorm: options.clipNorm)
         guard norm.isFinite else {
             throw DNDError("training diverged at step \(step + 1): the gradient norm is \(norm); lower learning_rate or check the conditions for extreme values")
         }
@@ -234,18 +234,6 @@ public struct GeneratorTrainer {
     /// True once `options.steps` steps are done.
     public var isFinished: Bool { step >= options.steps }
 
-    /// Scales `grads` so that their global L2 norm is at most `maxNorm`; returns the norm before. Sums in name
-    /// order (in Double) so that the result does not depend on dictionary order: resumed runs stay bit-identical.
-    static func clip(_ grads: inout [String: Tensor], maxNorm: Float) -> Float {
-        var total = 0.0
-        for name in grads.keys.sorted() { total += Double(grads[name]!.sumOfSquares()) }
-        let norm = Float(total.squareRoot())
-        if norm > maxNorm && norm.isFinite {
-            let s = maxNorm / norm
-            for name in grads.keys { grads[name]!.scale(by: s) }
-        }
-        return norm
-    }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

@@ -56,10 +56,11 @@ public struct AdamW: Sendable {
         step += 1
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         for (name, g) in grads {
-            guard var p = params[name] else { preconditionFailure("AdamW: gradient for unknown parameter \(name)") }
+            // Taken out of the dictionaries so that each tensor is uniquely referenced and updated in place.
+            guard var p = params.removeValue(forKey: name) else { preconditionFailure("AdamW: gradient for unknown parameter \(name)") }
             precondition(p.shape == g.shape, "AdamW: \(name) parameter \(p.shape) vs gradient \(g.shape)")
-            var mt = m[name] ?? Tensor(zeros: p.shape)
-            var vt = v[name] ?? Tensor(zeros: p.shape)
+            var mt = m.removeValue(forKey: name) ?? Tensor(zeros: p.shape)
+            var vt = v.removeValue(forKey: name) ?? Tensor(zeros: p.shape)
             let (b1, b2, e, wd) = (beta1, beta2, eps, weightDecay)
             let gp = g.pointer
             p.withUnsafeMutableBufferPointer { pb in

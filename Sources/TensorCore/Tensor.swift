@@ -6,6 +6,9 @@ import Foundation
 let tuneAllocatorOnce: Void = {
     mallopt(M_MMAP_THRESHOLD, 1 << 30)
     mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    // One arena: threads other than the main one (Swift concurrency runs commands there) otherwise get their own
+    // arena, which maps every block over 64 MiB afresh whatever the thresholds say.
+    mallopt(M_ARENA_MAX, 1)
 }()
 
 /// Contiguous Float32 memory, either owned or borrowed from a read-only mapping kept alive by `owner`.
