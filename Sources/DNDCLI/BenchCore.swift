@@ -75,22 +75,9 @@ struct BenchConv: ParsableCommand {
         let tb = bestTime(repeats: repeats) {
             gb.withUnsafeMutableBufferPointer { _ = Conv2D.backward(gradOutput: y, input: x, weight: w, gradWeight: &gw, gradBias: $0.baseAddress) }
         }
-        let rows = inChannels * kernel * kernel, plane = size * size
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: rows * plane)
-        defer { cols.deallocate() }
-        var out = Tensor(zeros: [outChannels, plane])
-        let tIm = bestTime(repeats: repeats) {
-            for b in 0..<batch { Conv2D.im2col(x.pointer, b0: b, g: 1, c: inChannels, s1: size, s2: size, k: kernel, cols: cols) }
-        }
-        let tGemm = bestTime(repeats: repeats) {
-            out.withUnsafeMutableBufferPointer { o in
-                for _ in 0..<batch { BLAS.gemm(m: outChannels, n: plane, k: rows, a: w.pointer, lda: rows, b: cols, ldb: plane, c: o.baseAddress!, ldc: plane) }
-            }
-        }
         print("conv2d \(batch)×\(inChannels)×\(size)×\(size) → \(outChannels) channels, kernel \(kernel), \(Parallel.cores) threads")
         print(String(format: "sgemm peak (1024³):  %8.1f GFLOPS", peak))
         print(String(format: "forward:   %8.2f ms %8.1f GFLOPS  (%.0f%% of sgemm)", tf * 1e3, flops / tf / 1e9, 100 * flops / tf / 1e9 / peak))
-        print(String(format: "  of which im2col %.2f ms, sgemm %.2f ms (%.1f GFLOPS)", tIm * 1e3, tGemm * 1e3, flops / tGemm / 1e9))
         print(String(format: "backward:  %8.2f ms %8.1f GFLOPS  (%.0f%% of sgemm)", tb * 1e3, 2 * flops / tb / 1e9, 100 * 2 * flops / tb / 1e9 / peak))
     }
 }

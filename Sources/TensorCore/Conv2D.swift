@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Shapes: input `X [B, C, S1, S2]`, weight `K [O, C, k, k]`, bias `[O]`, output `[B, O, S1, S2]`.
 /// A group of batch items is unfolded along S2 into `cols [C·k, G·S1·S2]`; each item's output is `k` GEMMs
-/// (one per tap along S1) on row-shifted views of it. `im2col`/`col2im` are the full k² unfolding.
+/// (one per tap along S1) on row-shifted views of it.
 public enum Conv2D {
     /// Upper bound on the unfolded buffer, in floats (64 MiB); larger batches are processed in groups.
     public static var maxColumnFloats = 4 << 20
@@ -20,63 +20,6 @@ public enum Conv2D {
 
     static func groupSize(b: Int, rows: Int, plane: Int) -> Int {
         max(1, min(b, maxColumnFloats / max(1, rows * plane)))
-    }
-
-    /// Unfolds items `b0..<b0+g` of `x` into `cols [C·k·k, g·S1·S2]` (row = (c, di, dj), column = (item, i, j)).
-    public static func im2col(_ x: UnsafePointer<Float>, b0: Int, g: Int, c: Int, s1: Int, s2: Int, k: Int,
-                       cols: UnsafeMutablePointer<Float>) {
-        let plane = s1 * s2, pad = k / 2, ld = g * plane
-        for ch in 0..<c {
-            for di in 0..<k {
-                for dj in 0..<k {
-                    let row = cols + ((ch * k + di) * k + dj) * ld
-                    let dy = di - pad, dx = dj - pad
-                    let j0 = max(0, -dx), j1 = min(s2, s2 - dx)
-                    for item in 0..<g {
-                        let src = x + ((b0 + item) * c + ch) * plane
-                        let dst = row + item * plane
-                        for i in 0..<s1 {
-                            let si = i + dy
-                            let out = dst + i * s2
-                            if si < 0 || si >= s1 || j0 >= j1 {
-                                out.update(repeating: 0, count: s2)
-                                continue
-                            }
-                            if j0 > 0 { out.update(repeating: 0, count: j0) }
-                            (out + j0).update(from: src + si * s2 + j0 + dx, count: j1 - j0)
-                            if j1 < s2 { (out + j1).update(repeating: 0, count: s2 - j1) }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Folds `cols` back, accumulating into `dx` (the adjoint of `im2col`).
-    public static func col2im(_ cols: UnsafePointer<Float>, b0: Int, g: Int, c: Int, s1: Int, s2: Int, k: Int,
-                       dx: UnsafeMutablePointer<Float>) {
-        let plane = s1 * s2, pad = k / 2, ld = g * plane
-        // Channels write disjoint planes of dx, so they can run in parallel.
-        for ch in 0..<c {
-            for di in 0..<k {
-                for dj in 0..<k {
-                    let row = cols + ((ch * k + di) * k + dj) * ld
-                    let dy = di - pad, dxo = dj - pad
-                    let j0 = max(0, -dxo), j1 = min(s2, s2 - dxo)
-                    if j0 >= j1 { continue }
-                    for item in 0..<g {
-                        let dst = dx + ((b0 + item) * c + ch) * plane
-                        let src = row + item * plane
-                        for i in 0..<s1 {
-                            let si = i + dy
-                            if si < 0 || si >= s1 { continue }
-                            let d = dst + si * s2 + dxo, s = src + i * s2
-                            for j in j0..<j1 { d[j] += s[j] }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// `[B, C, S1, S2] * [O, C, k, k] (+ bias [O]) → [B, O, S1, S2]`.
