@@ -50,6 +50,16 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         try validate()
     }
 
+    /// Every key is written, unset optionals as null, so that a settings object merged onto another keeps them unset.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(prompts, forKey: .prompts); try c.encode(length, forKey: .length)
+        try c.encode(chunkWidth, forKey: .chunkWidth); try c.encode(budgetParameters, forKey: .budgetParameters)
+        try c.encode(kernel, forKey: .kernel); try c.encode(blocks, forKey: .blocks); try c.encode(steps, forKey: .steps)
+        try c.encode(batchSize, forKey: .batchSize); try c.encode(learningRate, forKey: .learningRate); try c.encode(seed, forKey: .seed)
+        try c.encode(maxPromptsPerDataset, forKey: .maxPromptsPerDataset); try c.encode(checkpointEvery, forKey: .checkpointEvery)
+    }
+
     public func validate() throws {
         func bad(_ s: String) -> DNDError { DNDError("train settings: \(s)") }
         guard prompts >= 1 else { throw bad("prompts \(prompts) must be at least 1") }
