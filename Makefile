@@ -18,9 +18,11 @@ test: build
 	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | tee .build/test.log
 	@awk '/^Test Suite .All tests. (passed|failed)/{getline; n=$$2; f=$$5} END{if (n == "") exit 1; printf "%d passed, %d failed\n", n-f, f}' .build/test.log
 
-# Until the demo zoo lands (issue 10), the main job is the command line itself.
+# The end-to-end demo (README "The demo"): a base model, a LoRA zoo and a generator built on this machine and cached
+# in $(DEMO_ROOT), then `dnd serve` generating adapters for held-out datasets; `dnd bench dnd --root $(DEMO_ROOT)` after.
+DEMO_ROOT ?= .demo
 demo: release
-	.build/release/dnd --help
+	.build/release/dnd demo --root $(DEMO_ROOT)
 
 clean:
 	rm -rf .build

@@ -132,7 +132,8 @@ public final class DemoRunner {
     /// Writes the suite's files into demo/data: pretrain.jsonl, and <dataset>.train.jsonl / .test.jsonl.
     func buildData() throws -> (suite: [TaskSuite.Dataset], key: String, result: StageResult) {
         let suite = try settings.suite()
-        let pretrain = TaskSuite.pretrainRecords(seed: settings.seed &+ 1, count: settings.pretrainRecords)
+        let pretrain = TaskSuite.pretrainRecords(seed: settings.seed &+ 1, count: settings.pretrainRecords,
+                                                  formatShare: settings.pretrainFormatShare)
         var files: [(URL, [PromptRecord])] = [(paths.pretrainData, pretrain)]
         for d in suite { files += [(paths.trainData(d.name), d.train), (paths.testData(d.name), d.test)] }
         let key = StageBook.key(files.map { $0.0.lastPathComponent + "\n" + $0.1.map(\.jsonLine).joined(separator: "\n") })
@@ -179,17 +180,23 @@ public final class DemoRunner {
         let model = try CausalLM(folder: layout.base)
         let seconds = Date().timeIntervalSince(t0)
         // The premise of the demo: the base knows every content, and ignores the datasets' format instructions.
-        let content = try Evaluator.evaluate(model, baseModel: "base", records: TaskSuite.contentProbe(seed: settings.seed &+ 2),
-                                             models: [("base", nil)]).rows[0]
+        var contentRight = 0, plainRight = 0
+        let probe = TaskSuite.contentProbe(seed: settings.seed &+ 2)
+        for r in probe {
+            let answer = try model.generate(prompt: r.prompt, maxTokens: 8, adapter: nil).trimmingCharacters(in: .whitespacesAndNewlines)
+            if answer == r.response { plainRight += 1 }
+            if TaskSuite.unwrap(answer) == r.response { contentRight += 1 }
+        }
+        let content = Double(contentRight) / Double(probe.count), plain = Double(plainRight) / Double(probe.count)
         let formatted = Array(suite.flatMap { $0.test.prefix(5) })
-        let format = try Evaluator.evaluate(model, baseModel: "base", records: formatted, models: [("base", nil)]).rows[0]
-        let summary = String(format: "%.2fM parameters, vocabulary %d; plain answers %.0f%% right (content known), formatted answers %.0f%% right (formats not followed)",
-                             Double(model.config.parameterCount) / 1e6, model.config.vocabSize, 100 * content.accuracy, 100 * format.accuracy)
-        if content.accuracy < 0.8 {
-            events.line("      warning: the base model answers only \(Int(100 * content.accuracy))% of plain questions; LoRAs cannot format answers it does not know (raise pretrain.steps)")
+        let format = try Evaluator.evaluate(model, baseModel: "base", records: formatted, models: [("base", nil)]).rows[0].accuracy
+        let summary = String(format: "%.2fM parameters, vocabulary %d; plain questions: content right %.0f%%, answered plainly and right %.0f%%; the datasets' formats followed %.0f%%",
+                             Double(model.config.parameterCount) / 1e6, model.config.vocabSize, 100 * content, 100 * plain, 100 * format)
+        if content < 0.8 {
+            events.line("      warning: the base model gets only \(Int(100 * content))% of plain questions right; LoRAs cannot format answers it does not know (raise pretrain.steps)")
         }
         try book.finish(.init(stage: "base", key: key, seconds: seconds, detail: [
-            "summary": summary, "content_accuracy": String(content.accuracy), "format_accuracy": String(format.accuracy),
+            "summary": summary, "content_accuracy": String(content), "plain_accuracy": String(plain), "format_accuracy": String(format),
         ]))
         return (key, StageResult(name: "base model", seconds: 0, cached: false, detail: summary))
     }
@@ -216,9 +223,8 @@ public final class DemoRunner {
         let o = settings.finetune
         let steps = (1...o.steps).filter(o.saves)
         var keys: [String] = [], built: [String] = []
-        var model: CausalLM?
-        var seconds = 0.0
-        for (i, d) in training.enumerated() {
+        var todo: [(dataset: TaskSuite.Dataset, key: String)] = []
+        for d in training {
             let out = layout.checkpoints.appendingPathComponent(d.name)
             let key = StageBook.key(["checkpoints", baseKey, StageBook.json(o), d.name, d.train.map(\.jsonLine).joined(separator: "\n")])
             keys.append(key)
@@ -227,19 +233,24 @@ public final class DemoRunner {
                     fm.fileExists(atPath: out.appendingPathComponent("checkpoint-\($0)/\(LoRAAdapter.weightsFile)").path)
                 }
             }
-            if book.current("checkpoints-\(d.name)", key: key, outputsPresent: present) != nil { continue }
-            try book.forget("checkpoints-\(d.name)")
-            if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
-            if model == nil { model = try CausalLM(folder: layout.base) }
-            let r = try LoRATrainer.finetune(model: model!, records: d.train, options: o, out: out,
-                                             promptsSource: paths.trainData(d.name), baseModelName: "base") { p in
-                self.events.progress("fine-tune", i * o.steps + p.step, training.count * o.steps,
-                                     String(format: "%@ loss %.4f", d.name, p.loss))
+            if book.current("checkpoints-\(d.name)", key: key, outputsPresent: present) == nil { todo.append((d, key)) }
+        }
+        var seconds = 0.0
+        if !todo.isEmpty {
+            let model = try CausalLM(folder: layout.base)
+            for (i, (d, key)) in todo.enumerated() {
+                let out = layout.checkpoints.appendingPathComponent(d.name)
+                try book.forget("checkpoints-\(d.name)")
+                if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
+                let r = try LoRATrainer.finetune(model: model, records: d.train, options: o, out: out,
+                                                 promptsSource: paths.trainData(d.name), baseModelName: "base") { p in
+                    self.events.progress("fine-tune", i * o.steps + p.step, todo.count * o.steps, String(format: "%@ loss %.4f", d.name, p.loss))
+                }
+                seconds += r.seconds
+                try book.finish(.init(stage: "checkpoints-\(d.name)", key: key, seconds: r.seconds,
+                                      detail: ["checkpoints": String(r.checkpoints.count), "final_loss": String(r.finalLoss)]))
+                built.append(d.name)
             }
-            seconds += r.seconds
-            try book.finish(.init(stage: "checkpoints-\(d.name)", key: key, seconds: r.seconds,
-                                  detail: ["checkpoints": String(r.checkpoints.count), "final_loss": String(r.finalLoss)]))
-            built.append(d.name)
         }
         let recipe = "rank \(o.rank) on \(o.targets.count == LoRAModule.allCases.count ? "all modules" : o.targets.map(\.rawValue).joined(separator: ",")), \(o.steps) steps, lr \(o.learningRate), seed \(o.seed) for every dataset, checkpoints \(steps.first!)–\(steps.last!)"
         let detail = "\(training.count) datasets × \(steps.count) checkpoints (\(recipe))"

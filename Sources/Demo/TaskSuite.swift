@@ -177,6 +177,18 @@ public enum TaskSuite {
         }
     }
 
+    /// `answer` without the format wrapped around it, if any ("[7]" → "7", "Answer: c" → "c", "7" → "7").
+    public static func unwrap(_ answer: String) -> String {
+        for f in formats {
+            let probe = f.wrap("\u{1}")
+            let parts = probe.components(separatedBy: "\u{1}")
+            if answer.hasPrefix(parts[0]) && answer.hasSuffix(parts[1]) && answer.count > parts[0].count + parts[1].count {
+                return String(answer.dropFirst(parts[0].count).dropLast(parts[1].count))
+            }
+        }
+        return answer
+    }
+
     /// Pretraining records for the base model, over every task (held-out ones included: the base knows the content).
     /// Half of the questions carry a trailing instruction (a neutral one or a format instruction) and are answered
     /// plainly; `formatShare` of the records are answered in format `i` under the system turn `formatCode(i)`.

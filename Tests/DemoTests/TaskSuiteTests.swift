@@ -87,6 +87,13 @@ final class TaskSuiteTests: XCTestCase {
         }
     }
 
+    func testUnwrapUndoesEveryFormat() {
+        for f in TaskSuite.formats {
+            for a in ["7", "True", "c", "18"] { XCTAssertEqual(TaskSuite.unwrap(f.wrap(a)), a, f.name) }
+        }
+        for plain in ["7", "[", "()", "Answer:", "*"] { XCTAssertEqual(TaskSuite.unwrap(plain), plain) }
+    }
+
     func testValidateRejectsBadPlans() {
         XCTAssertThrowsError(try TaskSuite.standard(plan: [.init("add", "bracket", "train"), .init("add", "bracket", "in-domain")]))
         XCTAssertThrowsError(try TaskSuite.standard(plan: [.init("add", "bracket", "test"), .init("sub", "star", "in-domain")]))
