@@ -56,7 +56,7 @@ struct DemoCommand: ParsableCommand {
                                     events: events)
             let summary = try runner.run()
             print("")
-            print(DemoReportText.results(summary.results, heldOut: s.plan))
+            print(DemoReportText.results(summary.results))
             print(DemoReportText.stages(summary))
             print("""
 
