@@ -7,7 +7,7 @@ import TensorCore
 /// Everything `dnd demo` builds with: the suite, the base model, the LoRA recipe, the generator and the serving
 /// timeout. Snake_case keys, every key defaulted (to the full demo); `demo/settings.json` in the root records them.
 public struct DemoSettings: Codable, Sendable, Equatable {
-    /// The preset sizes: `full` (what `make demo` runs) and `small` (the same path in about a minute, for tests).
+    /// The preset sizes: `full` (what `make demo` runs) and `small` (the same path in seconds, for tests).
     public enum Size: String, CaseIterable, Sendable {
         case full, small
     }
