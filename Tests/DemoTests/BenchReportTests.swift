@@ -28,9 +28,13 @@ final class BenchReportTests: XCTestCase {
         XCTAssertEqual(r.overallOverheadAtEqualAccuracy!, 20, accuracy: 1e-9, "only the datasets where the fine-tune matched DnD")
         let short = r.shortfalls
         XCTAssertEqual(short.count, 2, "\(short)")
-        XCTAssertTrue(short[0].contains("next-<paren>") && short[0].contains("nearest training LoRA add-paren (80.0%)"))
+        XCTAssertTrue(short[0].contains("next-<paren>") && short[0].contains("does not beat the nearest training LoRA add-paren (80.0%)"))
         XCTAssertTrue(short[1].contains("upper bound (95.0%)"))
         XCTAssertFalse(short.contains { $0.contains("sub-bracket") })
+        // A tie with the nearest LoRA is reported too: DnD does not beat it.
+        var tie = r
+        tie.rows[0].nearest.accuracy = 1
+        XCTAssertEqual(tie.shortfalls.filter { $0.contains("sub-bracket") }, ["sub-bracket: DnD (100.0%) does not beat the nearest training LoRA add-paren (100.0%)"])
     }
 
     func testTextTableHasEveryColumnAndTheMeans() {

@@ -1,6 +1,7 @@
 import DNDTestSupport
 import Demo
 import Foundation
+import LLM
 import XCTest
 
 final class DemoSettingsTests: XCTestCase {
@@ -14,13 +15,16 @@ final class DemoSettingsTests: XCTestCase {
         let small = DemoSettings.preset(.small)
         let back = try JSONDecoder().decode(DemoSettings.self, from: JSONEncoder().encode(small))
         XCTAssertEqual(back, small)
-        let partial = try JSONDecoder().decode(DemoSettings.self, from: Data(#"{"test_size": 7, "finetune": {"steps": 12, "save_from": 10}}"#.utf8))
+        let full = try JSONDecoder().decode(DemoSettings.self, from: JSONEncoder().encode(DemoSettings.preset(.full)))
+        XCTAssertEqual(full, DemoSettings.preset(.full))
+        let partial = try JSONDecoder().decode(DemoSettings.self, from: Data(#"{"test_size": 7, "finetune": {"steps": 12, "rank": 4}}"#.utf8))
         XCTAssertEqual(partial.testSize, 7)
         XCTAssertEqual(partial.finetune.steps, 12)
-        XCTAssertEqual(partial.finetune.learningRate, DemoSettings.fullFinetune.learningRate, "unset nested keys keep the demo's recipe")
-        XCTAssertEqual(partial.finetune.saveFrom, 10)
-        XCTAssertEqual(partial.pretrain, DemoSettings.fullPretrain)
+        XCTAssertEqual(partial.finetune.rank, 4)
+        XCTAssertEqual(partial.finetune.learningRate, FinetuneOptions().learningRate, "a nested object is a `dnd finetune` recipe with its defaults")
+        XCTAssertNil(partial.finetune.saveFrom)
         XCTAssertEqual(partial.trainSize, DemoSettings().trainSize)
+        XCTAssertEqual(partial.pretrain, DemoSettings.fullPretrain, "absent objects are the preset's")
     }
 
     func testBadSettingsNameTheProblem() {
@@ -31,7 +35,7 @@ final class DemoSettingsTests: XCTestCase {
         XCTAssertTrue(message(#"{"plan": [{"task": "add", "format": "bold", "role": "train"}]}"#).contains("unknown format 'bold'"))
         XCTAssertTrue(message(#"{"plan": [{"task": "add", "format": "star", "role": "train"}]}"#).contains("holds no dataset out"))
         XCTAssertTrue(message(#"{"test_size": 0}"#).contains("test_size"))
-        XCTAssertTrue(message(#"{"finetune": {"steps": 12}}"#).contains("save-from 131"), "the preset's save_from must fit the new steps")
+        XCTAssertTrue(message(#"{"finetune": {"steps": 12, "save_from": 20}}"#).contains("save-from 20"))
     }
 
     func testPresetsSplitTrainingAndHeldOut() {
