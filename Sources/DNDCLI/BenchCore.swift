@@ -36,14 +36,14 @@ struct BenchGemm: ParsableCommand {
         print("threads      size     ms   GFLOPS")
         var rng = SeededRNG(seed: 7)
         for th in counts {
-            BLAS.threads = th
+            BLAS.setThreads(th)
             for n in sizes {
                 let a = Tensor.randomNormal([n, n], rng: &rng), b = Tensor.randomNormal([n, n], rng: &rng)
                 let t = bestTime(repeats: repeats) { _ = a.matmul(b) }
                 print(String(format: "%7d %9d %6.2f %8.1f", th, n, t * 1e3, 2 * Double(n * n * n) / t / 1e9))
             }
         }
-        BLAS.threads = Parallel.cores
+        BLAS.setThreads(Parallel.cores)
     }
 }
 

@@ -67,7 +67,7 @@ extension Transformer {
             return TrainStep(loss: r.lossSum / Double(max(1, targets)), targets: targets, tokens: r.tokens, gradients: r.grads)
         }
         var parts = [(lossSum: Double, tokens: Int, grads: Gradients)?](repeating: nil, count: groups.count)
-        SingleThreadedBLAS.run {
+        BLAS.singleThreaded {
             parts.withUnsafeMutableBufferPointer { out in
                 let o = out.baseAddress!
                 DispatchQueue.concurrentPerform(iterations: groups.count) { g in
@@ -207,25 +207,5 @@ extension Transformer {
         var dx = RMSNorm.backward(dWeight: gb?.inputNorm.mutablePointer, dy: da, x: s.x, weight: w.inputNorm, rstd: s.rstd1, n: c.hiddenSize)
         dx.add(dx2)
         return dx
-    }
-}
-
-/// Runs a block with OpenBLAS on one thread per call (the caller parallelises), restoring the thread count when
-/// the last of any overlapping blocks ends (two trainers in one process must not leave BLAS single-threaded).
-enum SingleThreadedBLAS {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var depth = 0
-    nonisolated(unsafe) private static var saved = 1
-
-    static func run(_ body: () -> Void) {
-        lock.lock()
-        if depth == 0 { saved = BLAS.threads; BLAS.threads = 1 }
-        depth += 1
-        lock.unlock()
-        body()
-        lock.lock()
-        depth -= 1
-        if depth == 0 { BLAS.threads = saved }
-        lock.unlock()
     }
 }

@@ -58,7 +58,7 @@ extension CausalLM {
             let o = out.baseAddress!
             let run = { (g: Int) in self.scoreGroup(groups[g], turns, lora: lora, into: o) }
             if shards > 1 && groups.count > 1 {
-                SingleThreadedBLAS.run { DispatchQueue.concurrentPerform(iterations: groups.count, execute: run) }
+                BLAS.singleThreaded { DispatchQueue.concurrentPerform(iterations: groups.count, execute: run) }
             } else {
                 for g in groups.indices { run(g) }
             }

@@ -3,10 +3,42 @@ import Foundation
 
 /// The one door to OpenBLAS: every matrix product in dnd goes through `BLAS.gemm`.
 public enum BLAS {
-    /// Number of threads OpenBLAS uses (defaults to the machine's cores).
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    /// Number of threads OpenBLAS uses (defaults to the machine's cores). Library code never sets it: a command
+    /// picks it once with `setThreads(_:)`, and kernels that spread work over the cores themselves run inside
+    /// `singleThreaded`.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    private static let regionLock = NSLock()
+    nonisolated(unsafe) private static var regionDepth = 0
+    nonisolated(unsafe) private static var configured = 0
+
+    /// Sets the thread count for the process (a command's `--threads`, a benchmark). Inside a single-threaded region
+    /// the new count takes effect when the last region ends.
+    public static func setThreads(_ n: Int) {
+        regionLock.lock(); defer { regionLock.unlock() }
+        configured = max(1, n)
+        if regionDepth == 0 { openblas_set_num_threads(Int32(configured)) }
+    }
+
+    /// Runs `body` with OpenBLAS on one thread, so that the caller can spread independent GEMMs over the cores
+    /// itself (OpenBLAS's own workers would otherwise spin against the caller's threads). OpenBLAS has one
+    /// process-wide thread count, so every such region in the process (the encoder's, the LLM's, from any thread)
+    /// shares this one counter: the first to enter switches to one thread, the last to leave restores the count.
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        regionLock.lock()
+        if regionDepth == 0 {
+            if configured == 0 { configured = Int(openblas_get_num_threads()) }
+            openblas_set_num_threads(1)
+        }
+        regionDepth += 1
+        regionLock.unlock()
+        defer {
+            regionLock.lock()
+            regionDepth -= 1
+            if regionDepth == 0 { openblas_set_num_threads(Int32(configured)) }
+            regionLock.unlock()
+        }
+        return try body()
     }
 
     /// Row-major `C = alpha · op(A) · op(B) + beta · C` with `op(A)` `[m, k]`, `op(B)` `[k, n]`, `C` `[m, n]`.

@@ -96,7 +96,7 @@ final class BertModel: @unchecked Sendable {
         if ids.count < 2 || cores < 2 { return forwardPacked(ids) }
         let groups = BertModel.partition(ids.map(\.count), into: min(cores, ids.count))
         var parts = [Tensor](repeating: Tensor(zeros: [0]), count: groups.count)
-        SingleThreadedBLAS.run {
+        BLAS.singleThreaded {
             parts.withUnsafeMutableBufferPointer { out in
                 let slots = out.baseAddress!
                 Parallel.forEach(groups.count) { g in slots[g] = forwardPacked(groups[g].map { ids[$0] }) }

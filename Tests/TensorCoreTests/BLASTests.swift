@@ -42,3 +42,60 @@ final class BLASTests: XCTestCase {
         XCTAssertEqual(c, [0, 0, 0, 0])
     }
 }
+
+/// The process-wide OpenBLAS thread count under overlapping single-threaded regions (the encoder's and the LLM's
+/// run on different threads in the daemon: a job's evaluation while a retraining encodes prompts).
+final class BLASThreadRegionTests: XCTestCase {
+    func testNestedRegionsRestoreTheThreadCount() {
+        let before = BLAS.threads
+        BLAS.singleThreaded {
+            XCTAssertEqual(BLAS.threads, 1)
+            BLAS.singleThreaded { XCTAssertEqual(BLAS.threads, 1) }
+            XCTAssertEqual(BLAS.threads, 1, "an inner region does not restore early")
+        }
+        XCTAssertEqual(BLAS.threads, before)
+    }
+
+    /// A enters, B enters, A leaves, B leaves: with two save/restore counters (the old encoder and LLM copies) B
+    /// restored A's "1" and left OpenBLAS single-threaded for good.
+    func testInterleavedRegionsOnTwoThreadsRestoreTheThreadCount() {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        BLAS.setThreads(2)
+        let before = BLAS.threads
+        XCTAssertEqual(before, 2)
+        let aEntered = DispatchSemaphore(value: 0), bEntered = DispatchSemaphore(value: 0)
+        let aLeft = DispatchSemaphore(value: 0), done = DispatchGroup()
+        done.enter()
+        Thread.detachNewThread {
+            BLAS.singleThreaded { aEntered.signal(); bEntered.wait() }
+            aLeft.signal(); done.leave()
+        }
+        done.enter()
+        Thread.detachNewThread {
+            aEntered.wait()
+            BLAS.singleThreaded {
+                bEntered.signal(); aLeft.wait()
+                XCTAssertEqual(BLAS.threads, 1, "B's region is still single-threaded after A left")
+            }
+            done.leave()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(BLAS.threads, before)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            BLAS.singleThreaded { XCTAssertEqual(BLAS.threads, 1); usleep(2000) }
+        }
+        XCTAssertEqual(BLAS.threads, before)
+    }
+
+    func testSetThreadsInsideARegionTakesEffectWhenItEnds() {
+        let before = BLAS.threads
+        BLAS.singleThreaded {
+            BLAS.setThreads(1)
+            XCTAssertEqual(BLAS.threads, 1)
+        }
+        XCTAssertEqual(BLAS.threads, 1)
+        BLAS.setThreads(before)
+        XCTAssertEqual(BLAS.threads, before)
+    }
+}
