@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Prompts
 import SafeTensors
 import TensorCore
 import TextEncoder

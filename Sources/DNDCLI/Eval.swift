@@ -3,6 +3,7 @@ import Foundation
 import LLM
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 
 /// `dnd eval`: base model versus adapters on records with responses or choices.

@@ -3,6 +3,7 @@ import Foundation
 import LLM
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 
 /// `dnd finetune`: trains LoRA checkpoints on prompt/response records (the paper's checkpoint collection).

@@ -3,6 +3,7 @@ import Daemon
 import Foundation
 import LLM
 import Pipeline
+import Prompts
 import TensorCore
 import TextEncoder
 

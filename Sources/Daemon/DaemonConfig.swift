@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Prompts
 import TensorCore
 import TOMLKit
 

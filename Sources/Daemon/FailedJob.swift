@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Prompts
 import TensorCore
 
 /// Bad input's way out: the checks a dropped file passes before any work starts, and the `error.json` that goes with

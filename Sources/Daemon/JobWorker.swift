@@ -1,6 +1,7 @@
 import Foundation
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 
 /// What the daemon asks of the pipeline: turn one job into results, train a generator, check a generator.

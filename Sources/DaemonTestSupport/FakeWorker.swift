@@ -2,6 +2,7 @@ import Daemon
 import Foundation
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 
 /// A deterministic stand-in for the pipeline, for the daemon's tests: it writes a small but valid PEFT adapter whose

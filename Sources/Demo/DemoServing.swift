@@ -1,6 +1,7 @@
 import Daemon
 import Foundation
 import Pipeline
+import Prompts
 import TensorCore
 
 /// The demo's side of talking to a running daemon through its folders: drop files into inbox/ atomically, wait for

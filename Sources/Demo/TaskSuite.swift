@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Prompts
 import TensorCore
 
 /// The demo's synthetic task suite: datasets = (content task × answer format), deterministic for a seed.

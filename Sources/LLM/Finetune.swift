@@ -1,6 +1,6 @@
 import Foundation
 import LoRA
-import Pipeline
+import Prompts
 import TensorCore
 
 /// What `LoRATrainer.finetune` reports after every step.

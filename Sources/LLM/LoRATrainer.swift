@@ -1,6 +1,5 @@
 import Foundation
 import LoRA
-import Pipeline
 import SafeTensors
 import TensorCore
 

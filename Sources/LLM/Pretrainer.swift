@@ -1,6 +1,6 @@
 import Foundation
 import LoRA
-import Pipeline
+import Prompts
 import SafeTensors
 import TensorCore
 

@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import Prompts
 import TensorCore
 
 /// One supervised sequence: `inputs[t]` predicts `labels[t]` (the next token), -100 where no loss is taken.

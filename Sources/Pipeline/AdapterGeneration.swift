@@ -1,6 +1,7 @@
 import Foundation
 import Generator
 import LoRA
+import Prompts
 import TensorCore
 import TextEncoder
 

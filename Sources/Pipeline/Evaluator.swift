@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import Prompts
 
 /// What evaluation needs from a language model (the LLM engine's `CausalLM` provides it); prompts are raw
 /// user prompts, the model applies its own chat template.

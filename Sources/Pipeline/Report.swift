@@ -1,4 +1,5 @@
 import Foundation
+import Prompts
 import TensorCore
 
 /// What `dnd generate` (and every daemon job) reports: `report.json`, rendered as `report.html`.

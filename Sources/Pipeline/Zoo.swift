@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import Prompts
 import TensorCore
 
 /// One training dataset of the zoo: `checkpoints/<name>/prompts.jsonl` plus its PEFT checkpoint folders.

@@ -1,5 +1,6 @@
 import DNDTestSupport
 import Foundation
+import Prompts
 import SafeTensors
 import TensorCore
 import XCTest

@@ -3,6 +3,7 @@ import DNDTestSupport
 import Foundation
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 import XCTest
 

@@ -2,6 +2,7 @@ import Daemon
 import DNDTestSupport
 import Foundation
 import Pipeline
+import Prompts
 import TensorCore
 import XCTest
 

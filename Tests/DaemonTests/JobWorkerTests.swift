@@ -3,6 +3,7 @@ import DaemonTestSupport
 import DNDTestSupport
 import Foundation
 import Pipeline
+import Prompts
 import XCTest
 
 final class JobWorkerTests: XCTestCase {

@@ -3,6 +3,7 @@ import Daemon
 @testable import Demo
 import Foundation
 import Pipeline
+import Prompts
 import XCTest
 
 /// The demo's folder protocol with a daemon, without one: drops, results matched by input file, failures, cleanup.

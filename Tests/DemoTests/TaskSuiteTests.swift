@@ -2,6 +2,7 @@ import DNDTestSupport
 import Demo
 import Foundation
 import Pipeline
+import Prompts
 import XCTest
 
 final class TaskSuiteTests: XCTestCase {

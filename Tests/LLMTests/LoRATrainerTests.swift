@@ -3,6 +3,7 @@ import Foundation
 @testable import LLM
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 import XCTest
 

@@ -2,6 +2,7 @@ import DNDTestSupport
 import Foundation
 import LoRA
 import Pipeline
+import Prompts
 import XCTest
 
 /// A scorer whose behaviour depends on whether an adapter is given: the base answers "7", an adapter "[7]".

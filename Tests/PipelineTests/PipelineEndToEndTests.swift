@@ -4,6 +4,7 @@ import Generator
 import LLM
 import LoRA
 import Pipeline
+import Prompts
 import TensorCore
 import TextEncoder
 import XCTest

@@ -1,6 +1,7 @@
 import DNDTestSupport
 import Foundation
 import Pipeline
+import Prompts
 import XCTest
 
 final class ReportTests: XCTestCase {

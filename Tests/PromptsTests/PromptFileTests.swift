@@ -1,6 +1,6 @@
 import DNDTestSupport
 import Foundation
-import Pipeline
+import Prompts
 import XCTest
 
 final class PromptFileTests: XCTestCase {

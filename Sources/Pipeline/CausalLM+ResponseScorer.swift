@@ -1,5 +1,5 @@
+import LLM
 import LoRA
-import Pipeline
 
 /// The LLM engine as the pipeline's evaluation backend: chat-templated scoring, choice and greedy generation.
 extension CausalLM: ResponseScorer {
