@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import TensorCore
+import Workspace
 
 /// `dnd config`: the effective daemon configuration, every key documented.
 struct ConfigCommand: ParsableCommand {

@@ -1,11 +1,11 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import LLM
 import Pipeline
 import Prompts
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// `dnd generate`: one prompt file → one PEFT adapter and its report.
 struct Generate: ParsableCommand {

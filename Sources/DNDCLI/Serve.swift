@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import TensorCore
+import Workspace
 
 /// `dnd serve`: the daemon on a root folder.
 struct Serve: AsyncParsableCommand {
@@ -24,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let layout: RootLayout
         do { layout = try RootLayout.resolve(option: root).0 } catch let e as DNDError { fail(e.message) }
-        let worker = PipelineWorker(layout: layout, encoderFolder: encoder.map { URL(fileURLWithPath: $0) })
+        let worker = PipelineWorker(layout: layout, encoderFolder: encoder.map { URL(fileURLWithPath: $0) }, version: DND.version)
         await DaemonMain.main(rootOption: layout.root.path, worker: worker)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import TensorCore
+import Workspace
 
 /// `dnd status`: what the daemon on a root is doing.
 struct Status: ParsableCommand {
@@ -24,7 +25,7 @@ struct Status: ParsableCommand {
             }
             let status = try StatusFile.read(layout: layout)
             let live = StatusFile.liveCounts(layout: layout)
-            let running = StatusFile.daemonIsRunning(layout: layout)
+            let running = InstanceLock.isHeld(layout)
             if json {
                 var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path]
                 if let status {

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Pipeline
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// `dnd train`: trains the generator on the checkpoint zoo of a root.
 struct Train: ParsableCommand {
@@ -44,7 +44,7 @@ struct Train: ParsableCommand {
     func run() throws {
         do {
             let (layout, _) = try RootLayout.resolve(option: root)
-            if StatusFile.daemonIsRunning(layout: layout) {
+            if InstanceLock.isHeld(layout) {
                 throw DNDError("\(layout.root.path): `dnd serve` is running on this root and retrains by itself when checkpoints/ changes; stop it first to train by hand")
             }
             try layout.prepare()

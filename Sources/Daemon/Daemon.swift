@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TensorCore
+import Workspace
 
 /// `dnd serve`'s service: one loop that owns every state transition, fed by inotify wakes, a ticker, worker threads
 /// and graceful shutdown (SIGTERM/SIGINT). Jobs run one at a time and a retraining runs beside them, each on its own
@@ -78,7 +79,7 @@ final class DaemonLoop {
     let queue: JobQueue
     let store: GeneratorStore
     var config = DaemonConfig()
-    var lockFD: Int32 = -1
+    var instanceLock: InstanceLock?
     var watcher: Watcher?
     var readiness = InboxReadiness(settleSeconds: 60)
     var retrainer = Retrainer(record: RetrainRecord(), debounceSeconds: 30, enabled: true)
@@ -110,7 +111,6 @@ final class DaemonLoop {
                               delivered: 0, failed: 0, lastErrors: [])
     }
 
-    deinit { if lockFD >= 0 { close(lockFD) } }
 
     // MARK: - Start-up
 
@@ -148,19 +148,9 @@ final class DaemonLoop {
         logger.info("started on \(layout.root.path) pid=\(getpid()) generator=\(g) queued=\(queue.jobs(.queued).count)")
     }
 
-    /// One daemon per root: an exclusive `flock` on state/lock, released by the kernel even after `kill -9`.
+    /// One daemon per root (see `InstanceLock`).
     func lock() throws {
-        let fd = open(layout.lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DNDError("\(layout.lockFile.path): cannot open (\(String(cString: strerror(errno))))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            let pid = (try? StatusFile.read(layout: layout))??.pid.description ?? "unknown"
-            throw DNDError("another dnd daemon (pid \(pid)) is already serving \(layout.root.path); stop it first (systemctl --user stop dnd)")
-        }
-        _ = ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
-        lockFD = fd
+        instanceLock = try InstanceLock(layout: layout) { (try? StatusFile.read(layout: self.layout))??.pid.description }
     }
 
     // MARK: - The loop

@@ -3,6 +3,7 @@ import Pipeline
 import Prompts
 import TensorCore
 import TOMLKit
+import Workspace
 
 /// The daemon's settings, `<root>/config.toml`: every key optional, snake_case, defaulted and validated at decode time.
 public struct DaemonConfig: Codable, Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TensorCore
+import Workspace
 
 /// The whole of `dnd serve`: resolve the root, log to stderr, run the `Daemon` in a ServiceGroup that turns SIGTERM
 /// and SIGINT into a graceful shutdown. `dnd serve` is a thin command around `DaemonMain.run(rootOption:worker:)` (or `main`).

@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import Workspace
 
 /// The crash-safe job queue: the folder a job sits in IS its state, and `perform` is the one function that moves a job
 /// between states, always by one atomic, non-replacing rename on one file system.

@@ -3,6 +3,7 @@ import LoRA
 import Pipeline
 import Prompts
 import TensorCore
+import Workspace
 
 /// What the daemon asks of the pipeline: turn one job into results, train a generator, check a generator.
 ///
@@ -70,30 +71,6 @@ public struct JobOptions: Sendable, Codable, Equatable {
                 : (false, "evaluation = \"off\" in config.toml; add .eval before the extension to evaluate one file")
         }
         return JobOptions(evaluate: on, evaluationReason: why, baseModel: baseModel, limits: config.limits)
-    }
-}
-
-/// A generator folder together with its description.
-public struct GeneratorHandle: Sendable, Equatable {
-    /// The generator's folder: stable for as long as a job or retraining uses it (swaps never touch it).
-    public var folder: URL
-    public var info: GeneratorInfo
-    public init(folder: URL, info: GeneratorInfo) { self.folder = folder; self.info = info }
-}
-
-/// Who a generator is, for reports and `dnd status`.
-public struct GeneratorInfo: Sendable, Codable, Equatable {
-    /// A stable identity (e.g. a hash of the weights), named in every report.
-    public var identity: String
-    /// The datasets it was trained on.
-    public var datasets: [String]
-    /// When training finished, if known.
-    public var trainedAt: Date?
-
-    enum CodingKeys: String, CodingKey { case identity, datasets, trainedAt = "trained_at" }
-
-    public init(identity: String, datasets: [String], trainedAt: Date?) {
-        self.identity = identity; self.datasets = datasets; self.trainedAt = trainedAt
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import Workspace
 
 /// `state/status.json`, written by the daemon (atomically) whenever something changes, read by `dnd status`: queue
 /// lengths, the running job, the generator in use, the retraining state and the last errors.
@@ -106,15 +107,6 @@ public enum StatusFile {
         do { return try dec.decode(DaemonStatus.self, from: data) } catch {
             throw DNDError("\(layout.statusFile.path): not a dnd status file (\(error.localizedDescription)); it is rewritten when the daemon runs")
         }
-    }
-
-    /// True when a daemon holds the root's lock right now.
-    public static func daemonIsRunning(layout: RootLayout) -> Bool {
-        let fd = open(layout.lockFile.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
-        return errno == EWOULDBLOCK
     }
 
     /// Live counts from the folders (the truth), for `dnd status` even when no daemon runs.

@@ -1,6 +1,7 @@
 import CInotifyTools
 import Foundation
 import TensorCore
+import Workspace
 
 /// inotify (libinotifytools) on inbox/ and, recursively, checkpoints/. It only wakes the scanner: the folders are the
 /// truth, and a periodic rescan backs it up (queue overflow, a folder replaced, a watch limit reached).

@@ -4,6 +4,7 @@ import LoRA
 import Pipeline
 import Prompts
 import TensorCore
+import Workspace
 
 /// A deterministic stand-in for the pipeline, for the daemon's tests: it writes a small but valid PEFT adapter whose
 /// weights depend on the prompts and the generator, and a report naming the generator; "retraining" checks the zoo

@@ -1,10 +1,10 @@
-import Daemon
 import Foundation
 import LLM
 import LoRA
 import Pipeline
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// `dnd bench dnd`: on a root built by `dnd demo`, each held-out dataset's test split is scored with (1) the base
 /// model, (2) every training LoRA (their mean), (3) the nearest training LoRA by prompt-embedding similarity, (4) the

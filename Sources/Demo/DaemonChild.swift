@@ -2,6 +2,7 @@ import Daemon
 import Foundation
 import Pipeline
 import TensorCore
+import Workspace
 
 /// `dnd serve` on a root, run as a child process of `dnd demo`: its output goes to a log file, it is ready once
 /// its status file says "running" (the inbox watch is then in place), and it stops with SIGTERM.

@@ -1,4 +1,3 @@
-import Daemon
 import Foundation
 import LLM
 import LoRA
@@ -6,6 +5,7 @@ import Pipeline
 import Prompts
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// `dnd demo`: builds a demo root once — the suite's data, a base model pretrained here, a LoRA zoo, a generator
 /// trained without the held-out datasets — then runs the real daemon on it, drops each held-out dataset's test
@@ -93,7 +93,7 @@ public final class DemoRunner {
     public func run() throws -> Summary {
         let t0 = Date()
         try settings.validate()
-        if StatusFile.daemonIsRunning(layout: layout) {
+        if InstanceLock.isHeld(layout) {
             throw DNDError("\(layout.root.path): a `dnd serve` is already running on this root; stop it first (the demo starts its own), or use another --root")
         }
         try layout.prepare()

@@ -3,6 +3,7 @@ import Foundation
 import Pipeline
 import Prompts
 import TensorCore
+import Workspace
 
 /// The demo's side of talking to a running daemon through its folders: drop files into inbox/ atomically, wait for
 /// their results in outbox/ (or their failure in failed/), and clean up the previous run's results.

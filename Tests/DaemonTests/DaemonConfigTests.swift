@@ -1,6 +1,7 @@
 import Daemon
 import DNDTestSupport
 import Foundation
+import Workspace
 import XCTest
 
 final class DaemonConfigTests: XCTestCase {

@@ -1,8 +1,10 @@
 import Daemon
 import DaemonTestSupport
 import DNDTestSupport
+import FileKit
 import Foundation
 import LoRA
+import Workspace
 import XCTest
 
 /// The daemon as a real process (`DaemonUnderTest.current`: dnd-testhost by default, `dnd serve` with

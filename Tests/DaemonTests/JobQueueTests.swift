@@ -1,6 +1,8 @@
 import Daemon
 import DNDTestSupport
+import FileKit
 import Foundation
+import Workspace
 import XCTest
 
 /// Every transition, and recovery from a stop at each point between them (the crash windows of JobQueue's doc).

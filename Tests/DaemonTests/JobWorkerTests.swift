@@ -1,9 +1,11 @@
 import Daemon
 import DaemonTestSupport
 import DNDTestSupport
+import FileKit
 import Foundation
 import Pipeline
 import Prompts
+import Workspace
 import XCTest
 
 final class JobWorkerTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Daemon
 import DNDTestSupport
 import Foundation
+import Workspace
 import XCTest
 
 final class StatusFileTests: XCTestCase {
@@ -54,14 +55,14 @@ final class StatusFileTests: XCTestCase {
     func testDaemonIsRunningFollowsTheLock() throws {
         let layout = RootLayout(root: TestSupport.temporaryDirectory("dnd-status"))
         try layout.prepare()
-        XCTAssertFalse(StatusFile.daemonIsRunning(layout: layout))
+        XCTAssertFalse(InstanceLock.isHeld(layout))
         let fd = open(layout.lockFile.path, O_RDWR | O_CREAT, 0o644)
         defer { close(fd) }
-        XCTAssertFalse(StatusFile.daemonIsRunning(layout: layout))
+        XCTAssertFalse(InstanceLock.isHeld(layout))
         // flock locks belong to the open file description: a second open in this process sees it as another holder.
         XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)
-        XCTAssertTrue(StatusFile.daemonIsRunning(layout: layout))
+        XCTAssertTrue(InstanceLock.isHeld(layout))
         flock(fd, LOCK_UN)
-        XCTAssertFalse(StatusFile.daemonIsRunning(layout: layout))
+        XCTAssertFalse(InstanceLock.isHeld(layout))
     }
 }

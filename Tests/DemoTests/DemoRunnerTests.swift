@@ -3,6 +3,7 @@ import Daemon
 import Demo
 import Foundation
 import Pipeline
+import Workspace
 import XCTest
 
 /// `dnd demo --size small`: the same path as `make demo` (pretraining, fine-tunes, generator training, the real daemon
@@ -47,7 +48,7 @@ final class DemoRunnerTests: XCTestCase {
         let log = try String(contentsOf: DemoPaths(root: root).daemonLog, encoding: .utf8)
         XCTAssertTrue(log.contains("delivered job sub-bracket"), log)
         XCTAssertTrue(log.contains("stopped"), log)
-        XCTAssertFalse(StatusFile.daemonIsRunning(layout: layout))
+        XCTAssertFalse(InstanceLock.isHeld(layout))
 
         // Second run: the four build stages are cached; the drop gets the same job name again.
         let second = try demo(root)

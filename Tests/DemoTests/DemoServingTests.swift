@@ -4,6 +4,7 @@ import Daemon
 import Foundation
 import Pipeline
 import Prompts
+import Workspace
 import XCTest
 
 /// The demo's folder protocol with a daemon, without one: drops, results matched by input file, failures, cleanup.

@@ -1,4 +1,5 @@
 import Daemon
+import Workspace
 import XCTest
 
 final class JobNameTests: XCTestCase {

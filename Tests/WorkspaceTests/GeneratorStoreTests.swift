@@ -1,7 +1,9 @@
 import Daemon
 import DaemonTestSupport
 import DNDTestSupport
+import FileKit
 import Foundation
+import Workspace
 import XCTest
 
 final class GeneratorStoreTests: XCTestCase {

@@ -1,15 +1,14 @@
 import Foundation
-import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Crash-safe folder writing: the folder is filled under a temporary sibling name, synced, then moved into
 /// place by one rename, so readers see the old folder or the complete new one, never a mix.
-enum AtomicFolder {
+public enum AtomicFolder {
     /// Fills a fresh temporary sibling of `url` with `fill`, then puts it at `url`, replacing an existing folder
     /// (atomically by `renameat2(RENAME_EXCHANGE)` where the file system supports it).
-    static func write(_ url: URL, fill: (URL) throws -> Void) throws {
+    public static func write(_ url: URL, fill: (URL) throws -> Void) throws {
         let fm = FileManager.default
         let parent = url.deletingLastPathComponent()
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
@@ -27,7 +26,7 @@ enum AtomicFolder {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw DNDError("\(url.path): exists and is not a folder; move it away first") }
-            if exchange(tmp.path, url.path) {
+            if Rename.exchange(tmp, url) {
                 placed = true
                 try? fm.removeItem(at: tmp)             // now holds the previous folder
             } else {
@@ -50,14 +49,5 @@ enum AtomicFolder {
             placed = true
         }
         AtomicFile.syncDirectory(parent)
-    }
-
-    typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
-
-    /// `renameat2(…, RENAME_EXCHANGE)`, looked up at run time (not every libc header exposes it); false when unsupported.
-    static func exchange(_ a: String, _ b: String) -> Bool {
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return false }
-        let f = unsafeBitCast(sym, to: RenameAt2.self)
-        return f(AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0
     }
 }

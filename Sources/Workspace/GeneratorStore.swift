@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import FileKit
 
 /// The generators on disk: complete, immutable folders under `state/generators/<id>/`, and the link
 /// `state/generator → generators/<id>` naming the one in use. Replacing it is one atomic `rename` of a new link over
@@ -88,5 +88,29 @@ public struct GeneratorStore: Sendable {
     /// A folder name for `identity`, free in generators/.
     func uniqueID(for identity: String) -> String {
         JobName.unique(stem: JobName.sanitize(identity)) { Rename.exists(folder($0)) }
+    }
+}
+
+/// A generator folder together with its description.
+public struct GeneratorHandle: Sendable, Equatable {
+    /// The generator's folder: stable for as long as a job or retraining uses it (swaps never touch it).
+    public var folder: URL
+    public var info: GeneratorInfo
+    public init(folder: URL, info: GeneratorInfo) { self.folder = folder; self.info = info }
+}
+
+/// Who a generator is, for reports and `dnd status`.
+public struct GeneratorInfo: Sendable, Codable, Equatable {
+    /// A stable identity (e.g. a hash of the weights), named in every report.
+    public var identity: String
+    /// The datasets it was trained on.
+    public var datasets: [String]
+    /// When training finished, if known.
+    public var trainedAt: Date?
+
+    enum CodingKeys: String, CodingKey { case identity, datasets, trainedAt = "trained_at" }
+
+    public init(identity: String, datasets: [String], trainedAt: Date?) {
+        self.identity = identity; self.datasets = datasets; self.trainedAt = trainedAt
     }
 }

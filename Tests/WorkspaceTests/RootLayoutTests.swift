@@ -1,6 +1,8 @@
 import Daemon
 import DNDTestSupport
+import FileKit
 import Foundation
+import Workspace
 import XCTest
 
 final class RootLayoutTests: XCTestCase {

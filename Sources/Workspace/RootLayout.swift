@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import FileKit
 import TOMLKit
 
 /// The folders of a dnd root (DESIGN.md "On-disk contract") and of the daemon's own `state/`.
@@ -92,13 +92,13 @@ public struct RootLayout: Sendable, Equatable {
         return (RootLayout(root: home(environment).appendingPathComponent("dnd")), .defaultRoot)
     }
 
-    static func home(_ environment: [String: String]) -> URL {
+    public static func home(_ environment: [String: String]) -> URL {
         if let h = environment["HOME"], !h.isEmpty { return URL(fileURLWithPath: h) }
         return FileManager.default.homeDirectoryForCurrentUser
     }
 
     /// `~` and relative paths made absolute.
-    static func expand(_ path: String, _ environment: [String: String]) -> URL {
+    public static func expand(_ path: String, _ environment: [String: String]) -> URL {
         if path == "~" { return home(environment) }
         if path.hasPrefix("~/") { return home(environment).appendingPathComponent(String(path.dropFirst(2))) }
         return URL(fileURLWithPath: path)

@@ -1,5 +1,4 @@
 import Foundation
-import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +12,13 @@ public enum Rename {
         return unsafeBitCast(sym, to: RenameAt2.self)
     }()
     private static let noReplaceFlag: UInt32 = 1  // RENAME_NOREPLACE
+    private static let exchangeFlag: UInt32 = 2   // RENAME_EXCHANGE
+
+    /// Swaps `a` and `b` atomically (`renameat2(RENAME_EXCHANGE)`); false when the system or file system lacks it.
+    public static func exchange(_ a: URL, _ b: URL) -> Bool {
+        guard let renameat2 else { return false }
+        return renameat2(AT_FDCWD, a.path, AT_FDCWD, b.path, exchangeFlag) == 0
+    }
 
     /// Moves `from` to `to` atomically, never replacing an existing `to` (RENAME_NOREPLACE), then fsyncs both parent
     /// folders so the move survives a crash. Links, FIFOs and folders are moved themselves, never followed.

@@ -1,14 +1,14 @@
-import Daemon
 import Foundation
 import LLM
 import Pipeline
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// The daemon's real worker: generation, evaluation and retraining through the pipeline. Models are loaded once
 /// and kept (the encoder, each generator folder, each base model); calls may come from two threads (a job and a
 /// retraining), so the caches are locked.
-final class PipelineWorker: JobWorker, @unchecked Sendable {
+public final class PipelineWorker: JobWorker, @unchecked Sendable {
     let layout: RootLayout
     let encoderFolder: URL?
     private let lock = NSLock()
@@ -16,8 +16,11 @@ final class PipelineWorker: JobWorker, @unchecked Sendable {
     private var bundles: [String: GeneratorBundle] = [:]
     private var models: [String: CausalLM] = [:]
 
-    init(layout: RootLayout, encoderFolder: URL?) {
-        self.layout = layout; self.encoderFolder = encoderFolder
+    /// The dnd version written into every report.
+    let version: String
+
+    public init(layout: RootLayout, encoderFolder: URL?, version: String) {
+        self.layout = layout; self.encoderFolder = encoderFolder; self.version = version
     }
 
     var embeddingsFolder: URL { layout.state.appendingPathComponent("embeddings") }
@@ -46,7 +49,7 @@ final class PipelineWorker: JobWorker, @unchecked Sendable {
         return m
     }
 
-    func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws {
+    public func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws {
         let bundle = try self.bundle(generator.folder)
         let encoder = try self.encoder()
         var evaluation: AdapterGeneration.EvaluationRequest?
@@ -65,10 +68,10 @@ final class PipelineWorker: JobWorker, @unchecked Sendable {
         let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: bundle.config.length)
         _ = try AdapterGeneration.run(records: job.records, inputName: job.fileName, job: job.name, bundle: bundle, encoder: encoder,
                                       cache: cache, seed: 0, output: output, evaluation: evaluation, evaluationSkipped: skipped,
-                                      warnings: warnings, dndVersion: DND.version)
+                                      warnings: warnings, dndVersion: version)
     }
 
-    func retrain(checkpoints: URL, output: URL, current: GeneratorHandle?, control: WorkControl) throws {
+    public func retrain(checkpoints: URL, output: URL, current: GeneratorHandle?, control: WorkControl) throws {
         let zoo = try Zoo.scan(checkpoints)
         let encoder = try self.encoder()
         var settings = TrainSettings()
@@ -79,7 +82,7 @@ final class PipelineWorker: JobWorker, @unchecked Sendable {
                                       shouldStop: { control.isCancelled })
     }
 
-    func validateGenerator(_ folder: URL) throws -> GeneratorInfo {
+    public func validateGenerator(_ folder: URL) throws -> GeneratorInfo {
         let b = try GeneratorBundle(folder: folder)
         return GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
                              trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))

@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Foundation
-@testable import Generator
-import TensorCore
+import FileKit
 import XCTest
 
 final class AtomicFolderTests: XCTestCase {

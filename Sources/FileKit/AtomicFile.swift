@@ -3,14 +3,6 @@ import Foundation
 import Glibc
 #endif
 
-/// An error the user or the environment caused: it names the file (and item) and says what to do.
-public struct DNDError: Error, CustomStringConvertible, LocalizedError, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-    public var errorDescription: String? { message }
-}
-
 /// Crash-safe file writing: temp name in the same folder, fsync, rename, fsync of the folder.
 public enum AtomicFile {
     /// Writes `data` to `url` so that readers see either the old file or the complete new one.
@@ -55,15 +47,5 @@ public enum AtomicFile {
             }
         }
         syncDirectory(dir)
-    }
-}
-
-/// Runs `body(i)` for i in 0..<count on all cores.
-public enum Parallel {
-    public static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
-
-    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 || cores <= 1 { for i in 0..<count { body(i) }; return }
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
 }

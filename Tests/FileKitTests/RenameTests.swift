@@ -1,5 +1,5 @@
-import Daemon
 import DNDTestSupport
+import FileKit
 import Foundation
 import XCTest
 
