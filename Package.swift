@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dnd", targets: ["dnd"]),
-        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "LoRA", "Pipeline", "TextEncoder"]),
+        .library(name: "DNDKit", targets: ["TensorCore", "SafeTensors", "GGUF", "LoRA", "Pipeline", "TextEncoder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "FileKit"),
         .target(name: "TensorCore", dependencies: ["CBLAS", "FileKit"], swiftSettings: fast),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
+        .target(name: "GGUF", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         .target(name: "TextEncoder", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         .target(name: "Generator", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "WorkspaceTests", dependencies: ["Workspace", "FileKit", "DaemonTestSupport", "DNDTestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Workspace", "Prompts", "Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
