@@ -22,6 +22,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Chat-template rendering (a Jinja2 subset); Foundation only. Optimised but with safety checks kept:
+        // it runs on user-supplied templates.
+        .target(name: "Jinja", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         .target(name: "TextEncoder", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
@@ -47,6 +50,7 @@ let package = Package(
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Sources/DNDTestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja"], exclude: ["Fixtures"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
