@@ -24,6 +24,9 @@ let package = Package(
         // The bottom: the error type and the file-system toolkit (atomic files and folders, renames, file kinds).
         .target(name: "FileKit"),
         .target(name: "TensorCore", dependencies: ["CBLAS", "FileKit"], swiftSettings: fast),
+        // Chat-template rendering (a Jinja2 subset); Foundation only. Optimised but with safety checks kept:
+        // it runs on user-supplied templates.
+        .target(name: "Jinja", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "GGUF", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
@@ -33,7 +36,7 @@ let package = Package(
         .target(name: "Workspace", dependencies: ["FileKit", .product(name: "TOMLKit", package: "TOMLKit")]),
         // Prompt records and prompt files: what every layer above the engines reads.
         .target(name: "Prompts", dependencies: ["TensorCore"]),
-        .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "LoRA", "Prompts"], swiftSettings: fast),
+        .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "GGUF", "Jinja", "LoRA", "Prompts"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
             "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "FileKitTests", dependencies: ["FileKit", "DNDTestSupport"]),
         .testTarget(name: "WorkspaceTests", dependencies: ["Workspace", "FileKit", "DaemonTestSupport", "DNDTestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja"], exclude: ["Fixtures"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
