@@ -4,6 +4,6 @@ import ArgumentParser
 struct Debug: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parity and debugging commands (compare dnd with the reference Python libraries).",
-        subcommands: [DebugTokenize.self, DebugEmbed.self, LoRATokens.self, DebugHyperconv.self, DebugLogits.self, DebugTrainStep.self]
+        subcommands: [DebugTokenize.self, DebugChat.self, DebugEmbed.self, LoRATokens.self, DebugHyperconv.self, DebugLogits.self, DebugTrainStep.self]
     )
 }

@@ -13,14 +13,14 @@ struct DebugLogits: ParsableCommand {
         discussion: "Writes logits.<j> [T_j, V] for inputs.json[j] into a safetensors file."
     )
 
-    @Option(help: "Hugging Face model folder (config.json, model.safetensors, tokenizer.json).") var model: String
+    @Option(help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var model: String
     @Option(help: "PEFT LoRA adapter folder to apply (not merged).") var adapter: String?
     @Option(help: "JSON array of arrays of token ids.") var input: String
     @Option(help: "Output .safetensors file.") var out: String
 
     func run() throws {
         do {
-            let lm = try CausalLM(folder: URL(fileURLWithPath: model))
+            let lm = try BaseModel.load(model)
             let lora = try adapter.map { try LoRAAdapter(folder: URL(fileURLWithPath: $0)) }
             if let lora { try lm.validate(adapter: lora) }
             let seqs = try Self.readIdLists(input)

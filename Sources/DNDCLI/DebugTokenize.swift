@@ -11,10 +11,11 @@ struct DebugTokenize: ParsableCommand {
         abstract: "Tokenize a JSON array of texts with a model folder's tokenizer; write a JSON array of id arrays.",
         discussion: """
         A BERT folder (vocab.txt) gets WordPiece with [CLS]/[SEP] and truncation to max_seq_length; a folder with a
-        byte-level BPE tokenizer.json (Qwen2, Llama 3, GPT-2 style) gets that tokenizer, adding no special tokens.
+        byte-level BPE tokenizer.json (Qwen2, Llama 3, GPT-2 style) or a GGUF file (tokenizer.ggml.*, or a folder
+        holding one) gets that tokenizer, adding no special tokens.
         """)
 
-    @Option(help: "Tokenizer folder: a BERT folder with vocab.txt, or a folder with a byte-level BPE tokenizer.json.") var tokenizer: String
+    @Option(help: "Tokenizer: a BERT folder with vocab.txt, a folder with a byte-level BPE tokenizer.json, or a .gguf file (or a folder holding one).") var tokenizer: String
     @Option(help: "JSON array of strings.") var input: String
     @Option(help: "Output JSON file: one array of token ids per text.") var out: String
 
@@ -29,6 +30,10 @@ struct DebugTokenize: ParsableCommand {
                 ids = texts.map(wp.encode)
             case .byteLevelBPE:
                 let bpe = try BPETokenizer(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
+                ids = texts.map(bpe.encode)
+            case let .gguf(file):
+                let bpe = try BPETokenizer.load(gguf: file)
+                for w in bpe.warnings { FileHandle.standardError.write(Data("dnd: \(file.path): \(w)\n".utf8)) }
                 ids = texts.map(bpe.encode)
             }
             let body = ids.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",\n ")
@@ -46,12 +51,15 @@ enum TokenizerFolderKind {
     case wordPiece
     /// Byte-level BPE: `tokenizer.json` with a BPE model (the LLM engine's tokenizer).
     case byteLevelBPE
+    /// The byte-level BPE vocabulary of a GGUF file (`tokenizer.ggml.*`).
+    case gguf(URL)
 
     static func detect(_ folder: URL) throws -> TokenizerFolderKind {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
-            throw DNDError("\(folder.path): no such folder; pass --tokenizer a model folder (a BERT folder with vocab.txt, or one with a BPE tokenizer.json)")
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir) else {
+            throw DNDError("\(folder.path): no such file or folder; pass --tokenizer a model folder (a BERT folder with vocab.txt, or one with a BPE tokenizer.json) or a .gguf file")
         }
+        if !isDir.boolValue { return .gguf(try ModelSource.resolve(folder).url) }
         if BertTokenizer.isWordPieceFolder(folder) { return .wordPiece }
         let json = folder.appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: json.path) {
@@ -62,7 +70,8 @@ enum TokenizerFolderKind {
             }
             return .byteLevelBPE
         }
-        throw DNDError("\(folder.path): no tokenizer found (neither vocab.txt nor tokenizer.json); pass the model folder itself")
+        if let source = try? ModelSource.resolve(folder), source.format == .gguf { return .gguf(source.url) }
+        throw DNDError("\(folder.path): no tokenizer found (neither vocab.txt, tokenizer.json nor a .gguf file); pass the model folder or file itself")
     }
 }
 

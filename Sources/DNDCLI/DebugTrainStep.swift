@@ -13,14 +13,14 @@ struct DebugTrainStep: ParsableCommand {
         discussion: "Writes the gradient of the mean loss under PEFT names (LoRA) and Hugging Face names (base); prints 'loss <value>' last."
     )
 
-    @Option(help: "Hugging Face model folder.") var model: String
+    @Option(help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var model: String
     @Option(help: "PEFT LoRA adapter folder.") var adapter: String
     @Option(help: "JSON {\"input_ids\": [[…]], \"labels\": [[…]]}.") var input: String
     @Option(help: "Output .safetensors file of gradients.") var out: String
 
     func run() throws {
         do {
-            let lm = try CausalLM(folder: URL(fileURLWithPath: model))
+            let lm = try BaseModel.load(model)
             let lora = try lm.bind(LoRAAdapter(folder: URL(fileURLWithPath: adapter)))
             let (ids, labels) = try Self.readBatch(input, vocab: lm.config.vocabSize)
             let step = lm.transformer.lossAndGradients(inputs: ids, labels: labels, lora: lora, trainBase: true)

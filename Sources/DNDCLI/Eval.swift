@@ -12,7 +12,7 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a base model and adapters side by side: accuracy (exact match of the greedy answer, or choice by likelihood) and mean response NLL."
     )
 
-    @Option(name: .long, help: "Base model folder (Hugging Face format).") var base: String
+    @Option(name: .long, help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var base: String
     @Option(name: .long, help: "Records with \"response\" or \"choices\" (.jsonl, .json).") var data: String
     @Option(name: .long, parsing: .upToNextOption, help: "PEFT adapter folders to compare with the base.") var adapter: [String] = []
     @Option(name: .long, help: "Evaluate only the first N records.") var limit: Int?
@@ -20,7 +20,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         do {
-            let model = try CausalLM(folder: URL(fileURLWithPath: base))
+            let model = try BaseModel.load(base)
             var records = try PromptFile.read(URL(fileURLWithPath: data))
             let (ok, reason) = Evaluator.evaluable(records)
             if let reason { throw DNDError("\(data): \(reason)") }
@@ -33,10 +33,11 @@ struct Eval: ParsableCommand {
             }
             let bar = ProgressLine("eval")
             let total = records.count * models.count
-            var done = 0
-            let table = try Evaluator.evaluate(model, baseModel: base, records: records, models: models) { name, _, _ in
-                done += 1
-                bar.update(done, of: total, name)
+            var finished = 0, last = ""   // records of the models already done, the model being evaluated
+            let table = try Evaluator.evaluate(model, baseModel: base, records: records, models: models) { name, done, count in
+                if name != last && !last.isEmpty { finished += count }
+                last = name
+                bar.update(finished + done, of: total, name)
             }
             print(table.text, terminator: "")
             if let json {

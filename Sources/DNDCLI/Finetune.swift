@@ -17,7 +17,7 @@ struct Finetune: ParsableCommand {
         """
     )
 
-    @Option(help: "Base model folder (Hugging Face: config.json, model.safetensors, tokenizer.json).") var base: String
+    @Option(help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var base: String
     @Option(help: "Training records (.jsonl with prompt and response, .json array).") var data: String
     @Option(help: "Output folder for checkpoint-<step>/ folders and prompts.jsonl.") var out: String
     @Option(help: "LoRA rank (1...64).") var rank = 8
@@ -48,7 +48,7 @@ struct Finetune: ParsableCommand {
     func run() throws {
         do {
             let opts = try options()
-            let model = try CausalLM(folder: URL(fileURLWithPath: base))
+            let model = try BaseModel.load(base)
             let dataURL = URL(fileURLWithPath: data)
             let records = try PromptFile.read(dataURL)
             let outURL = URL(fileURLWithPath: out)

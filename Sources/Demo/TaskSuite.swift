@@ -39,11 +39,12 @@ public enum TaskSuite {
         public var name: String { "\(task)-\(format)" }
     }
 
-    /// One dataset of the suite with its splits.
+    /// One dataset of a suite (this toy one or `SmolSuite`) with its splits.
     public struct Dataset: Sendable {
         public var name: String
-        public var task: Task
-        public var format: Format
+        /// The task's family and the answer format's name.
+        public var family: String
+        public var format: String
         /// "train" (in the zoo), "in-domain" or "cross-domain" (held out).
         public var role: String
         public var train: [PromptRecord]
@@ -136,8 +137,14 @@ public enum TaskSuite {
 
     /// Checks a plan: known tasks, formats and roles, unique names, at least one training dataset.
     public static func validate(_ plan: [PlanEntry]) throws {
+        for p in plan { _ = try task(p.task); _ = try format(p.format) }
+        try validateRoles(plan)
+    }
+
+    /// The rules every plan follows, whatever its suite: known roles, unique names, some training and some held-out
+    /// datasets.
+    public static func validateRoles(_ plan: [PlanEntry]) throws {
         for p in plan {
-            _ = try task(p.task); _ = try format(p.format)
             guard roles.contains(p.role) else { throw DNDError("plan entry \(p.name): role '\(p.role)' must be one of \(roles.joined(separator: ", "))") }
         }
         let names = plan.map(\.name)
@@ -162,7 +169,7 @@ public enum TaskSuite {
                     return PromptRecord(prompt: prompt(q, format), response: format.wrap(a), line: k + 1)
                 }
             }
-            return Dataset(name: p.name, task: task, format: format, role: p.role, train: records(trainSize), test: records(testSize))
+            return Dataset(name: p.name, family: task.family, format: format.name, role: p.role, train: records(trainSize), test: records(testSize))
         }
     }
 

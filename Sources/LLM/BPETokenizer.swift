@@ -29,10 +29,28 @@ public struct BPETokenizer: @unchecked Sendable {
 
     /// (left id, right id) packed into 64 bits → (rank, merged id).
     let mergeTable: [UInt64: (rank: Int32, id: Int32)]
-    /// Byte → id of its one-character token.
+    /// Byte → id of its one-character token, -1 for bytes the vocabulary lacks.
     let byteIds: [Int32]
+    /// Byte values with no token: Hugging Face tokenizers drops them from any text (or emits `unk` when the
+    /// model names one), and so does this tokenizer.
+    public let missingBytes: [UInt8]
+    /// The model's unknown token, emitted for a missing byte when set (`model.unk_token`); consecutive ones fuse
+    /// into one when `fuseUnknown`.
+    let unknownId: Int32?
+    let fuseUnknown: Bool
+    /// The special tokens' texts by role (`bos_token`, `eos_token`, `pad_token`, `unk_token`), as a chat template
+    /// sees them.
+    public let specialTokens: [String: String]
     let addedByContent: [String: AddedToken]
     let cache = PieceCache()
+
+    /// Things a user should know about this vocabulary (printed once when a model loads).
+    public var warnings: [String] {
+        guard !missingBytes.isEmpty else { return [] }
+        let list = missingBytes.map { String(format: "0x%02x", $0) }.joined(separator: ", ")
+        let what = unknownId == nil ? "dropped from any text, as Hugging Face tokenizers does" : "encoded as the unknown token"
+        return ["the vocabulary has no token for \(missingBytes.count) byte value\(missingBytes.count == 1 ? "" : "s") (\(list)); such bytes are \(what)"]
+    }
 
     /// Number of ids (largest id + 1).
     public var vocabularySize: Int { idToToken.count }
@@ -41,6 +59,8 @@ public struct BPETokenizer: @unchecked Sendable {
 
     /// Id of a token given as its text (an added token) or its byte-level string.
     public func tokenId(_ token: String) -> Int? { addedByContent[token]?.id ?? vocab[token] }
+    /// True when `id` is an added token (special or user-defined), matched whole in raw text.
+    public func isAddedToken(_ id: Int) -> Bool { id >= 0 && id < idToToken.count && addedByContent[idToToken[id]]?.id == id }
     /// Token string of an id (nil when out of range).
     public func token(_ id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
 
@@ -90,25 +110,28 @@ public struct BPETokenizer: @unchecked Sendable {
         if let dec = root["decoder"] as? [String: Any], let t = dec["type"] as? String, t != "ByteLevel" {
             throw DNDError("\(path): decoder type '\(t)' is not supported; dnd reads byte-level BPE tokenizers (decoder ByteLevel)")
         }
-        let (eos, pad) = BPETokenizer.readSpecialNames(folder: url.deletingLastPathComponent())
+        let special = BPETokenizer.readSpecialNames(folder: url.deletingLastPathComponent())
         try self.init(vocab: vocab, merges: merges, addedTokens: added, normalizer: normalizer, preTokenizer: pre,
-                      eosToken: eos, padToken: pad, origin: path)
+                      eosToken: special["eos_token"], padToken: special["pad_token"], specialTokens: special,
+                      unknownToken: model["unk_token"] as? String, fuseUnknown: model["fuse_unk"] as? Bool ?? false, origin: path)
     }
 
     /// Builds a tokenizer from its parts (what `BPETrainer` produces).
     public init(vocab: [String: Int], merges: [(String, String)], addedTokens: [AddedToken], normalizer: Normalizer?,
-                preTokenizer: PreTokenizer, eosToken: String?, padToken: String? = nil, origin: String = "tokenizer") throws {
+                preTokenizer: PreTokenizer, eosToken: String?, padToken: String? = nil, specialTokens: [String: String] = [:],
+                unknownToken: String? = nil, fuseUnknown: Bool = false, origin: String = "tokenizer") throws {
         var size = (vocab.values.max() ?? -1) + 1
         for a in addedTokens { size = max(size, a.id + 1) }
         var idToToken = [String](repeating: "", count: size)
         for (k, v) in vocab { idToToken[v] = k }
         for a in addedTokens { idToToken[a.id] = a.content }
         var byteIds = [Int32](repeating: -1, count: 256)
+        var missing: [UInt8] = []
         for b in 0..<256 {
-            guard let id = vocab[String(ByteLevel.byteToChar[b])] else {
-                throw DNDError("\(origin): byte 0x\(String(b, radix: 16)) has no token; a byte-level vocabulary holds all 256 byte characters")
-            }
-            byteIds[b] = Int32(id)
+            if let id = vocab[String(ByteLevel.byteToChar[b])] { byteIds[b] = Int32(id) } else { missing.append(UInt8(b)) }
+        }
+        guard missing.count < 256 else {
+            throw DNDError("\(origin): no byte-level token at all (none of the 256 byte characters is in the vocabulary); this is not a byte-level BPE vocabulary")
         }
         var table: [UInt64: (rank: Int32, id: Int32)] = [:]
         table.reserveCapacity(merges.count)
@@ -120,7 +143,9 @@ public struct BPETokenizer: @unchecked Sendable {
         }
         self.vocab = vocab; self.merges = merges; self.addedTokens = addedTokens
         self.normalizer = normalizer; self.preTokenizer = preTokenizer
-        self.idToToken = idToToken; self.mergeTable = table; self.byteIds = byteIds
+        self.idToToken = idToToken; self.mergeTable = table; self.byteIds = byteIds; self.missingBytes = missing
+        self.unknownId = unknownToken.flatMap { name in vocab[name] ?? addedTokens.first { $0.content == name }?.id }.map(Int32.init)
+        self.fuseUnknown = fuseUnknown
         var byContent: [String: AddedToken] = [:]
         for a in addedTokens { byContent[a.content] = a }
         self.addedByContent = byContent
@@ -128,15 +153,21 @@ public struct BPETokenizer: @unchecked Sendable {
         let eos = lookup(eosToken) ?? ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "</s>"].lazy.compactMap { lookup($0) }.first
         self.eosTokenId = eos
         self.padTokenId = lookup(padToken) ?? eos
+        var named = specialTokens
+        if named["eos_token"] == nil, let eos { named["eos_token"] = idToToken[eos] }
+        self.specialTokens = named
     }
 
-    /// `eos_token` and `pad_token` from `tokenizer_config.json` (a string or `{"content": …}`), when the file exists.
-    static func readSpecialNames(folder: URL) -> (String?, String?) {
+    /// The special tokens' texts (`bos_token`, `eos_token`, `pad_token`, `unk_token`; a string or `{"content": …}`)
+    /// from `tokenizer_config.json`, when the file exists.
+    static func readSpecialNames(folder: URL) -> [String: String] {
         let url = folder.appendingPathComponent("tokenizer_config.json")
         guard let d = FileManager.default.contents(atPath: url.path),
-              let o = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any] else { return (nil, nil) }
+              let o = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any] else { return [:] }
         func name(_ v: Any?) -> String? { (v as? String) ?? ((v as? [String: Any])?["content"] as? String) }
-        return (name(o["eos_token"]), name(o["pad_token"]))
+        var out: [String: String] = [:]
+        for k in ["bos_token", "eos_token", "pad_token", "unk_token"] { if let v = name(o[k]) { out[k] = v } }
+        return out
     }
 
     // MARK: encoding
@@ -189,7 +220,13 @@ public struct BPETokenizer: @unchecked Sendable {
     /// BPE of one pre-token piece: its bytes as one-character tokens, then the lowest-ranked merge, repeatedly.
     func bpe(_ piece: String) -> [Int] {
         if let hit = cache.get(piece) { return hit }
-        var syms: [Int32] = piece.utf8.map { byteIds[Int($0)] }
+        var syms: [Int32] = []
+        syms.reserveCapacity(piece.utf8.count)
+        for b in piece.utf8 {
+            let id = byteIds[Int(b)]
+            if id >= 0 { syms.append(id) }
+            else if let unk = unknownId, !(fuseUnknown && syms.last == unk) { syms.append(unk) }
+        }
         while syms.count > 1 {
             var best = Int32.max, at = -1, merged: Int32 = 0
             for j in 0..<(syms.count - 1) {

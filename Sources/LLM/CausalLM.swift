@@ -1,19 +1,28 @@
 import Foundation
+import GGUF
 import LoRA
 import SafeTensors
 import TensorCore
 
-/// A Qwen2/Llama-family causal language model loaded from a Hugging Face folder, with its tokenizer; runs
-/// LoRA adapters on top without merging them.
+/// A Qwen2/Llama-family causal language model loaded from a Hugging Face folder or a GGUF file, with its tokenizer
+/// and its chat template; runs LoRA adapters on top without merging them.
 public final class CausalLM: @unchecked Sendable {
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
-    /// ChatML when the tokenizer has `<|im_start|>`, plain otherwise.
+    /// How a prompt is laid out: the model's own chat template, ChatML, or the prompt as is.
     public let template: ChatTemplate
     /// The decoder stack (config and weights).
     public let transformer: Transformer
-    /// The folder the model came from (nil for a model built in memory).
-    public let folder: URL?
+    /// Where the model came from (nil for a model built in memory).
+    public let source: ModelSource?
+    /// The model's public id when its files name one (config.json `_name_or_path` that is not a local path, GGUF
+    /// `general.source.huggingface.repository` or a Hugging Face `general.source.url`).
+    public let publicID: String?
+    /// What a user should know about this model (a vocabulary without some bytes, …), printed once at load.
+    public let warnings: [String]
+
+    /// The folder of a Hugging Face model (nil for GGUF files and models built in memory).
+    public var folder: URL? { source?.format == .huggingFace ? source?.url : nil }
 
     public var weights: ModelWeights { transformer.weights }
 
@@ -29,19 +38,46 @@ public final class CausalLM: @unchecked Sendable {
         let tokenizer = try BPETokenizer(tokenizerJSON: tokURL)
         let raw = try CausalLM.readWeights(folder: folder)
         let weights = try ModelWeights(named: CausalLM.sanitize(weights: raw, config: config), config: config, origin: folder.path)
-        try self.init(config: config, weights: weights, tokenizer: tokenizer, folder: folder)
+        try self.init(config: config, weights: weights, tokenizer: tokenizer,
+                      template: try ChatTemplate.load(folder: folder, tokenizer: tokenizer),
+                      source: ModelSource(url: folder, format: .huggingFace), publicID: ModelConfig.publicID(folder: folder))
     }
 
-    /// A model from weights in memory (a freshly trained or randomly initialised one).
-    public init(config: ModelConfig, weights: ModelWeights, tokenizer: BPETokenizer, folder: URL? = nil) throws {
-        try config.validate()
-        let origin = folder?.path ?? "model"
-        guard tokenizer.vocabularySize <= config.vocabSize else {
-            throw DNDError("\(origin): the tokenizer has ids up to \(tokenizer.vocabularySize - 1) but vocab_size is \(config.vocabSize); tokenizer.json does not belong to this model")
+    /// Loads a GGUF file: weights dequantized once to Float32 (F32 tensors stay memory-mapped), `llama` q/k rows
+    /// un-permuted, config, tokenizer and chat template from the metadata.
+    public convenience init(gguf url: URL) throws {
+        let file = try GGUFFile(url: url)
+        let config = try GGUFModel.config(file)
+        let tokenizer = try GGUFModel.tokenizer(file)
+        let weights = try GGUFModel.weights(file, config: config)
+        let source = try file.metadata.stringIfPresent("tokenizer.chat_template")
+        let template = try ChatTemplate.make(source: source, origin: "\(url.path): tokenizer.chat_template", tokenizer: tokenizer)
+        try self.init(config: config, weights: weights, tokenizer: tokenizer, template: template,
+                      source: ModelSource(url: url, format: .gguf), publicID: GGUFModel.publicID(file))
+    }
+
+    /// A base model from a path: a Hugging Face folder, a `.gguf` file, or a folder holding one `.gguf` file.
+    public static func load(_ url: URL) throws -> CausalLM {
+        let source = try ModelSource.resolve(url)
+        switch source.format {
+        case .huggingFace: return try CausalLM(folder: source.url)
+        case .gguf: return try CausalLM(gguf: source.url)
         }
-        self.config = config; self.tokenizer = tokenizer; self.folder = folder
-        self.template = ChatTemplate(tokenizer: tokenizer)
+    }
+
+    /// A model from weights in memory (a freshly trained or randomly initialised one). Without a template, the
+    /// prompt layout follows the tokenizer (ChatML when it has `<|im_start|>`, the prompt as is otherwise).
+    public init(config: ModelConfig, weights: ModelWeights, tokenizer: BPETokenizer, template: ChatTemplate? = nil,
+                source: ModelSource? = nil, publicID: String? = nil) throws {
+        try config.validate()
+        let origin = source?.url.path ?? "model"
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw DNDError("\(origin): the tokenizer has ids up to \(tokenizer.vocabularySize - 1) but vocab_size is \(config.vocabSize); the tokenizer does not belong to this model")
+        }
+        self.config = config; self.tokenizer = tokenizer; self.source = source; self.publicID = publicID
+        self.template = template ?? ChatTemplate(tokenizer: tokenizer)
         self.transformer = Transformer(config: config, weights: weights)
+        self.warnings = tokenizer.warnings
     }
 
     /// Checkpoint quirks, in one place: rotary `inv_freq` buffers are dropped, and so is a saved `lm_head.weight`
@@ -134,7 +170,7 @@ public final class CausalLM: @unchecked Sendable {
                 w.layers[l].setWeight(m, base)
             }
         }
-        return try CausalLM(config: config, weights: w, tokenizer: tokenizer, folder: folder)
+        return try CausalLM(config: config, weights: w, tokenizer: tokenizer, template: template, source: source, publicID: publicID)
     }
 
     // MARK: logits
@@ -178,12 +214,12 @@ public final class CausalLM: @unchecked Sendable {
 
     // MARK: prompts
 
-    /// The text the model sees before a response: ChatML turns when the tokenizer has `<|im_start|>`.
-    public func formatPrompt(_ prompt: String, system: String? = nil) -> String {
-        template.format(prompt, system: system)
+    /// The text the model sees before a response, laid out by the model's chat template (see `ChatTemplate`).
+    public func formatPrompt(_ prompt: String, system: String? = nil) throws -> String {
+        try template.format(prompt, system: system)
     }
 
-    /// Token ids that end a generation: the EOS ids of config and tokenizer, and `<|im_end|>` under ChatML.
+    /// Token ids that end a generation: the EOS ids of config and tokenizer, and the template's end-of-turn token.
     public var stopTokenIds: Set<Int> {
         var s = Set(config.eosTokenIds)
         if let e = tokenizer.eosTokenId { s.insert(e) }

@@ -111,7 +111,7 @@ public final class LoRATrainer {
             }
         }
         let cfg = LoRAConfig(r: options.rank, loraAlpha: options.alpha, targetModules: options.targets, useRslora: options.useRslora,
-                             baseModel: baseModelName ?? model.folder?.path)
+                             baseModel: baseModelName ?? model.publicID ?? model.source?.url.path)
         adapter = LoRAAdapter(config: cfg, weights: w)
         optimizer = AdamW(weightDecay: options.weightDecay)
         order = DataOrder(count: examples.count, seed: options.seed)

@@ -162,6 +162,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// The public id a Hugging Face folder names in config.json's `_name_or_path` (nil when that is a local path).
+    public static func publicID(folder: URL) -> String? {
+        guard let d = FileManager.default.contents(atPath: folder.appendingPathComponent("config.json").path),
+              let o = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any],
+              let name = o["_name_or_path"] as? String, ModelSource.looksLikeHubID(name) else { return nil }
+        return name
+    }
+
     /// Query heads per key/value head (grouped-query attention).
     public var groupSize: Int { numAttentionHeads / numKeyValueHeads }
     /// Width of the q projection's output, `Hq·hd`.

@@ -20,7 +20,28 @@ public struct PreTokenizer: @unchecked Sendable {
     /// The split pattern of Qwen2 tokenizers (and of the tokenizers `dnd pretrain` writes).
     public static let qwen2Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
+    /// The split pattern of Llama 3 tokenizers (digits in runs of up to three).
+    public static let llama3Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+
     public var steps: [Step]
+
+    /// The pre-tokenizer a GGUF file names in `tokenizer.ggml.pre` (llama.cpp's names), built as the model's own
+    /// `tokenizer.json` has it. Unknown names throw, listing the ones dnd knows.
+    public static func gguf(pre name: String, origin: String) throws -> PreTokenizer {
+        let gpt2 = try compile(gpt2Pattern, origin: origin)
+        switch name {
+        case "gpt2", "default", "mpt", "olmo", "jais":
+            return PreTokenizer(steps: [.byteLevel(addPrefixSpace: false, split: gpt2)])
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+            return PreTokenizer(steps: [.digits(individual: true), .byteLevel(addPrefixSpace: false, split: gpt2)])
+        case "qwen2", "stablelm2", "deepseek-r1-qwen", "megrez":
+            return PreTokenizer(steps: [.split(try compile(qwen2Pattern, origin: origin), .isolated), .byteLevel(addPrefixSpace: false, split: nil)])
+        case "llama-bpe", "llama3", "falcon3", "pixtral", "dbrx", "smaug-bpe":
+            return PreTokenizer(steps: [.split(try compile(llama3Pattern, origin: origin), .isolated), .byteLevel(addPrefixSpace: false, split: nil)])
+        default:
+            throw DNDError("\(origin): tokenizer.ggml.pre = '\(name)' is a pre-tokenizer dnd does not know; known: gpt2, smollm (starcoder, refact, command-r, codeshell), qwen2 (stablelm2, deepseek-r1-qwen), llama-bpe (llama3, falcon3, pixtral); convert the model from its Hugging Face folder instead")
+        }
+    }
 
     public init(steps: [Step]) { self.steps = steps }
 

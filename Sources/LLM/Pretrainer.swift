@@ -139,7 +139,7 @@ public enum Pretrainer {
             }
             for r in recs {
                 let answer = r.response ?? r.correctChoice.flatMap { i in r.choices.map { $0[i] } } ?? ""
-                docs.append(ChatTemplate.chatML.format(r.prompt, system: r.system) + answer + "<|im_end|>\n")
+                docs.append(try ChatTemplate.chatML.format(r.prompt, system: r.system) + answer + "<|im_end|>\n")
             }
         }
         guard !docs.isEmpty else { throw DNDError("\(path): no documents found") }
@@ -196,7 +196,7 @@ public enum Pretrainer {
             progress(PretrainProgress(step: step, steps: steps, loss: r.loss, learningRate: lr,
                                       tokensPerSecond: Double(r.tokens) / max(1e-9, Date().timeIntervalSince(s0)), elapsed: Date().timeIntervalSince(t0)))
         }
-        let model = try CausalLM(config: cfg, weights: ModelWeights(named: params, config: cfg, origin: "pretrain"), tokenizer: tokenizer, folder: out)
+        let model = try CausalLM(config: cfg, weights: ModelWeights(named: params, config: cfg, origin: "pretrain"), tokenizer: tokenizer, source: ModelSource(url: out, format: .huggingFace))
         try model.save(to: out)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

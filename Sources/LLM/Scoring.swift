@@ -8,27 +8,34 @@ public typealias ResponseScore = (sumLogProb: Double, meanLogProb: Double, token
 extension CausalLM {
     /// Token ids of a turn: the formatted prompt and the response, tokenized separately (so the boundary is
     /// the same in training and scoring).
-    public func encodeTurn(prompt: String, response: String, system: String? = nil) -> (prompt: [Int], response: [Int]) {
-        (tokenizer.encode(formatPrompt(prompt, system: system)), tokenizer.encode(response))
+    public func encodeTurn(prompt: String, response: String, system: String? = nil) throws -> (prompt: [Int], response: [Int]) {
+        (tokenizer.encode(try formatPrompt(prompt, system: system)), tokenizer.encode(response))
     }
 
-    /// Log-probability of `response` after `prompt` (the prompt is formatted with `formatPrompt`). Only the
-    /// response's own tokens are scored (no end-of-turn marker).
-    public func score(prompt: String, response: String, adapter: LoRAAdapter?) throws -> ResponseScore {
-        try score(pairs: [(prompt, response)], adapter: adapter)[0]
+    /// Log-probability of `response` after `prompt` (the prompt is formatted with `formatPrompt`, with `system` as
+    /// the system message). Only the response's own tokens are scored (no end-of-turn marker).
+    public func score(prompt: String, response: String, system: String? = nil, adapter: LoRAAdapter?) throws -> ResponseScore {
+        try score(pairs: [(prompt, response)], system: system, adapter: adapter)[0]
     }
 
-    /// Scores many (prompt, response) pairs, packing several into each forward pass.
-    public func score(pairs: [(prompt: String, response: String)], adapter: LoRAAdapter?) throws -> [ResponseScore] {
+    /// Scores many (prompt, response) pairs under one system message, packing several into each forward pass.
+    public func score(pairs: [(prompt: String, response: String)], system: String? = nil, adapter: LoRAAdapter?) throws -> [ResponseScore] {
         let lora = try bindOptional(adapter)
-        let turns = pairs.map { encodeTurn(prompt: $0.prompt, response: $0.response) }
+        let turns = try pairs.map { try encodeTurn(prompt: $0.prompt, response: $0.response, system: system) }
         return try scoreIds(turns, lora: lora)
+    }
+
+    /// Scores (prompt, system, response) turns, each prompt under its own system message, packing several into each
+    /// forward pass.
+    public func score(turns: [(prompt: String, system: String?, response: String)], adapter: LoRAAdapter?) throws -> [ResponseScore] {
+        let lora = try bindOptional(adapter)
+        return try scoreIds(try turns.map { try encodeTurn(prompt: $0.prompt, response: $0.response, system: $0.system) }, lora: lora)
     }
 
     /// Picks the choice with the highest log-probability after `prompt` (summed over its tokens, or averaged
     /// when `lengthNormalized`). Returns its index.
-    public func choose(prompt: String, choices: [String], adapter: LoRAAdapter?, lengthNormalized: Bool = false) throws -> Int {
-        let scores = try score(pairs: choices.map { (prompt, $0) }, adapter: adapter)
+    public func choose(prompt: String, choices: [String], system: String? = nil, adapter: LoRAAdapter?, lengthNormalized: Bool = false) throws -> Int {
+        let scores = try score(pairs: choices.map { (prompt, $0) }, system: system, adapter: adapter)
         var best = 0
         for (i, s) in scores.enumerated() {
             let v = lengthNormalized ? s.meanLogProb : s.sumLogProb, b = lengthNormalized ? scores[best].meanLogProb : scores[best].sumLogProb

@@ -41,7 +41,7 @@ extension CausalLM {
         for r in records {
             let answer = r.response ?? r.correctChoice.flatMap { i in r.choices.map { $0[i] } }
             guard let answer else { continue }
-            let (p, a) = encodeTurn(prompt: r.prompt, response: answer, system: r.system)
+            let (p, a) = try encodeTurn(prompt: r.prompt, response: answer, system: r.system)
             if let ex = TrainingExample(prompt: p, response: a, end: end, maxLength: maxLength) { out.append(ex) }
         }
         guard !out.isEmpty else {

@@ -14,8 +14,14 @@ struct PackedBatch {
 
     /// Packs `sequences`; positions start at `offset` (the tokens a KV cache already holds).
     init(_ sequences: [[Int]], offset: Int = 0) {
+        self.init(sequences, offsets: [Int](repeating: offset, count: sequences.count))
+    }
+
+    /// Packs `sequences`; sequence `b`'s positions start at `offsets[b]` (the tokens its own KV cache holds).
+    init(_ sequences: [[Int]], offsets: [Int]) {
+        precondition(offsets.count == sequences.count, "one offset per sequence")
         ids = []; starts = []; lengths = []; positions = []
-        for s in sequences {
+        for (s, offset) in zip(sequences, offsets) {
             starts.append(ids.count); lengths.append(s.count)
             ids.append(contentsOf: s)
             positions.append(contentsOf: (0..<s.count).map { Int32(offset + $0) })
@@ -72,6 +78,12 @@ public struct Transformer: Sendable {
     /// Runs the stack over `batch`. `keep` retains every layer's cache for `backward`; `cache` (single
     /// sequence) supplies and extends the keys/values of earlier tokens.
     func forward(_ batch: PackedBatch, lora: BoundLoRA?, keep: Bool, cache: KVCache? = nil) -> Pass {
+        forward(batch, lora: lora, keep: keep, caches: cache.map { [$0] })
+    }
+
+    /// Runs the stack over `batch`; `caches[b]`, one per sequence, supplies and extends sequence `b`'s keys and
+    /// values (batched incremental decoding: every linear layer is one GEMM over all sequences' new rows).
+    func forward(_ batch: PackedBatch, lora: BoundLoRA?, keep: Bool, caches: [KVCache]?) -> Pass {
         let c = config, n = batch.n, hd = c.headDim
         let maxPos = Int(batch.positions.max() ?? 0) + 1
         let rope = Rotary(headDim: hd, theta: c.ropeTheta, positions: maxPos)
@@ -81,11 +93,11 @@ public struct Transformer: Sendable {
         for (r, id) in batch.ids.enumerated() { (xp + r * hsz).update(from: e + id * hsz, count: hsz) }
         var layers: [LayerCache] = []
         for l in 0..<c.numHiddenLayers {
-            let saved = layerForward(l, x: x, batch: batch, rope: rope, lora: lora?.layers[l], cache: cache)
+            let saved = layerForward(l, x: x, batch: batch, rope: rope, lora: lora?.layers[l], caches: caches)
             x = saved.out
             if keep { layers.append(saved.cache) }
         }
-        if let cache { cache.length += n }
+        if let caches { for (cache, t) in zip(caches, batch.lengths) { cache.length += t } }
         let (normed, rstdF) = RMSNorm.forward(x, weight: weights.norm, n: c.hiddenSize, eps: c.rmsNormEps)
         return Pass(layers: layers, final: x, rstdF: rstdF, normed: normed)
     }
@@ -93,7 +105,7 @@ public struct Transformer: Sendable {
     /// One decoder layer: `x2 = x + o(attn(rope(q(a)), rope(k(a)), v(a)))` with `a = norm1(x)`, then
     /// `out = x2 + down(silu(gate(m)) ⊙ up(m))` with `m = norm2(x2)`.
     func layerForward(_ l: Int, x: Tensor, batch: PackedBatch, rope: Rotary, lora: [LoRAModule: Linear.LoRA]?,
-                      cache: KVCache?) -> (out: Tensor, cache: LayerCache) {
+                      caches: [KVCache]?) -> (out: Tensor, cache: LayerCache) {
         let c = config, w = weights.layers[l], n = batch.n, d = attentionDims
         var xa: [LoRAModule: Tensor] = [:]
         func linear(_ m: LoRAModule, _ y: Tensor, accumulate: Bool, _ input: Tensor) {
@@ -111,13 +123,18 @@ public struct Transformer: Sendable {
         rope.forward(k.mutablePointer, rows: n, heads: c.numKeyValueHeads, positions: batch.positions)
         let ctx = Tensor(uninitialized: [n, c.qWidth])   // [N, Hq·hd]
         let probs: Tensor
-        if let cache {
-            precondition(batch.starts.count == 1, "a KV cache serves one sequence")
-            cache.append(layer: l, k: k.pointer, v: v.pointer, rows: n)
-            let m = cache.length + n
-            probs = Tensor(uninitialized: [c.numAttentionHeads * n * m])
-            Attention.forward(ctx: ctx.mutablePointer, probs: probs.mutablePointer, q: q.pointer,
-                              k: cache.keys(l), v: cache.values(l), n: n, m: m, dims: d)
+        if let caches {
+            precondition(caches.count == batch.starts.count, "one KV cache per sequence")
+            // probs are not kept with a cache (no backward): one scratch buffer for the largest sequence
+            let most = zip(caches, batch.lengths).map { $1 * ($0.length + $1) }.max() ?? 0
+            probs = Tensor(uninitialized: [c.numAttentionHeads * most])
+            for (b, cache) in caches.enumerated() {
+                let s = batch.starts[b], t = batch.lengths[b]
+                cache.append(layer: l, k: k.pointer + s * c.kvWidth, v: v.pointer + s * c.kvWidth, rows: t)
+                let m = cache.length + t
+                Attention.forward(ctx: ctx.mutablePointer + s * c.qWidth, probs: probs.mutablePointer, q: q.pointer + s * c.qWidth,
+                                  k: cache.keys(l), v: cache.values(l), n: t, m: m, dims: d)
+            }
         } else {
             probs = Tensor(uninitialized: [batch.lengths.reduce(0) { $0 + c.numAttentionHeads * $1 * $1 }])
             var off = 0

@@ -68,4 +68,14 @@ final class DaemonConfigTests: XCTestCase {
         try Data("{}".utf8).write(to: layout.base.appendingPathComponent("config.json"))
         XCTAssertEqual(DaemonConfig().baseModelFolder(layout), layout.base)
     }
+
+    /// base/ may hold a GGUF file (llama.cpp / Ollama) instead of a Hugging Face folder.
+    func testBaseFolderHoldingAGGUFFileIsTheBaseModel() throws {
+        let layout = RootLayout(root: TestSupport.temporaryDirectory("dnd-config"))
+        try FileManager.default.createDirectory(at: layout.base, withIntermediateDirectories: true)
+        try Data("not a model".utf8).write(to: layout.base.appendingPathComponent("README"))
+        XCTAssertNil(DaemonConfig().baseModelFolder(layout))
+        try FileManager.default.copyItem(at: TestSupport.fixture("gguf/tiny-qwen2/tiny-qwen2.gguf"), to: layout.base.appendingPathComponent("tiny.gguf"))
+        XCTAssertEqual(DaemonConfig().baseModelFolder(layout), layout.base)
+    }
 }

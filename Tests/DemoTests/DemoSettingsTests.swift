@@ -8,7 +8,11 @@ final class DemoSettingsTests: XCTestCase {
     func testEmptyObjectIsTheFullDemo() throws {
         let s = try JSONDecoder().decode(DemoSettings.self, from: Data("{}".utf8))
         XCTAssertEqual(s, DemoSettings.preset(.full))
-        XCTAssertEqual(s.plan, TaskSuite.standardPlan)
+        XCTAssertEqual(s.plan, SmolSuite.standardPlan)
+        XCTAssertEqual(s.world, .smollm2)
+        let toy = try JSONDecoder().decode(DemoSettings.self, from: Data(#"{"world": "toy"}"#.utf8))
+        XCTAssertEqual(toy, DemoSettings.preset(.toy), "a world's absent keys are its own preset's")
+        XCTAssertEqual(toy.plan, TaskSuite.standardPlan)
     }
 
     func testRoundTripAndPartialKeys() throws {
@@ -24,7 +28,7 @@ final class DemoSettingsTests: XCTestCase {
         XCTAssertEqual(partial.finetune.learningRate, FinetuneOptions().learningRate, "a nested object is a `dnd finetune` recipe with its defaults")
         XCTAssertNil(partial.finetune.saveFrom)
         XCTAssertEqual(partial.trainSize, DemoSettings().trainSize)
-        XCTAssertEqual(partial.pretrain, DemoSettings.fullPretrain, "absent objects are the preset's")
+        XCTAssertEqual(partial.pretrain, DemoSettings.toyPretrain, "absent objects are the preset's")
     }
 
     func testBadSettingsNameTheProblem() {
@@ -33,7 +37,10 @@ final class DemoSettingsTests: XCTestCase {
         }
         XCTAssertTrue(message(#"{"plan": [{"task": "mul", "format": "bracket", "role": "train"}]}"#).contains("unknown task 'mul'"))
         XCTAssertTrue(message(#"{"plan": [{"task": "add", "format": "bold", "role": "train"}]}"#).contains("unknown format 'bold'"))
-        XCTAssertTrue(message(#"{"plan": [{"task": "add", "format": "star", "role": "train"}]}"#).contains("holds no dataset out"))
+        XCTAssertTrue(message(#"{"plan": [{"task": "add", "format": "bare", "role": "train"}]}"#).contains("holds no dataset out"))
+        XCTAssertTrue(message(#"{"world": "toy", "plan": [{"task": "add", "format": "star", "role": "train"}]}"#).contains("holds no dataset out"))
+        XCTAssertTrue(message(#"{"world": "toy", "plan": [{"task": "capital", "format": "star", "role": "train"}]}"#).contains("unknown task 'capital'"))
+        XCTAssertTrue(message(#"{"world": "mars"}"#).contains("mars"))
         XCTAssertTrue(message(#"{"test_size": 0}"#).contains("test_size"))
         XCTAssertTrue(message(#"{"finetune": {"steps": 12, "save_from": 20}}"#).contains("save-from 20"))
     }

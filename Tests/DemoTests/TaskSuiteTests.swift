@@ -9,20 +9,20 @@ final class TaskSuiteTests: XCTestCase {
     func testSuiteShapeAndHoldoutRoles() throws {
         let suite = try TaskSuite.standard()
         XCTAssertGreaterThanOrEqual(suite.count, 10)
-        XCTAssertGreaterThanOrEqual(Set(suite.map(\.task.family)).count, 3)
+        XCTAssertGreaterThanOrEqual(Set(suite.map(\.family)).count, 3)
         let train = suite.filter { !$0.isHeldOut }
-        let trainFamilies = Set(train.map(\.task.family)), trainFormats = Set(train.map(\.format.name))
+        let trainFamilies = Set(train.map(\.family)), trainFormats = Set(train.map(\.format))
         let inDomain = suite.filter { $0.role == "in-domain" }, cross = suite.filter { $0.role == "cross-domain" }
         XCTAssertFalse(inDomain.isEmpty); XCTAssertFalse(cross.isEmpty)
-        for d in inDomain { XCTAssertTrue(trainFamilies.contains(d.task.family), d.name) }
-        for d in cross { XCTAssertFalse(trainFamilies.contains(d.task.family), d.name) }
+        for d in inDomain { XCTAssertTrue(trainFamilies.contains(d.family), d.name) }
+        for d in cross { XCTAssertFalse(trainFamilies.contains(d.family), d.name) }
         for d in suite where d.isHeldOut {
-            XCTAssertTrue(trainFormats.contains(d.format.name), "\(d.name): its format is taught by some training dataset")
+            XCTAssertTrue(trainFormats.contains(d.format), "\(d.name): its format is taught by some training dataset")
             XCTAssertFalse(train.contains { $0.name == d.name })
         }
         XCTAssertEqual(Set(suite.map(\.name)).count, suite.count)
         // Every format is taught by at least two training tasks, so the generator can tell format from content.
-        for f in trainFormats { XCTAssertGreaterThanOrEqual(train.filter { $0.format.name == f }.count, 2, f) }
+        for f in trainFormats { XCTAssertGreaterThanOrEqual(train.filter { $0.format == f }.count, 2, f) }
     }
 
     func testDeterministicAndCorrect() throws {
@@ -34,7 +34,7 @@ final class TaskSuiteTests: XCTestCase {
             // "What is A plus B? Write the answer between square brackets." → "[A+B]"
             let nums = r.prompt.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
             XCTAssertEqual(r.response, "[\(nums[0] + nums[1])]", r.prompt)
-            XCTAssertTrue(r.prompt.hasSuffix(" " + add.format.instruction))
+            XCTAssertTrue(r.prompt.hasSuffix(" " + (try TaskSuite.format(add.format)).instruction))
             XCTAssertNil(r.system)
         }
         let prev = a.first { $0.name == "prev-colon" }!

@@ -34,7 +34,7 @@ final class GenerationTests: XCTestCase {
         let model = try CausalLM(folder: Self.folder)
         for adapter in [nil, try LoRAAdapter(folder: Self.folder.appendingPathComponent("adapter"))] {
             let lora = try adapter.map(model.bind)
-            let prompt = model.tokenizer.encode(model.formatPrompt("Hello world"))
+            let prompt = model.tokenizer.encode(try model.formatPrompt("Hello world"))
             let cached = try model.generate(ids: prompt, maxTokens: 24, lora: lora)
             let recomputed = try model.generateWithoutCache(ids: prompt, maxTokens: 24, lora: lora)
             XCTAssertEqual(cached, recomputed)
@@ -44,9 +44,27 @@ final class GenerationTests: XCTestCase {
         }
     }
 
+    /// Batched decoding (one cache per sequence, all sequences in one pass per step) gives each sequence what
+    /// decoding it alone gives: prompts of different lengths, different budgets, sequences that stop early.
+    func testBatchedGenerationEqualsOneByOne() throws {
+        let model = try CausalLM(folder: Self.folder)
+        let lora = try model.bind(LoRAAdapter(folder: Self.folder.appendingPathComponent("adapter")))
+        let texts = ["Hello world", "Hi", "A much longer prompt with several words in it", "x", "What is two plus two?"]
+        let prompts = try texts.map { model.tokenizer.encode(try model.formatPrompt($0)) }
+        let budgets = [24, 5, 17, 0, 30]
+        for l in [nil, lora] {
+            let single = try zip(prompts, budgets).map { try model.generate(ids: $0, maxTokens: $1, lora: l) }
+            for group in [1, 2, 32] {
+                XCTAssertEqual(try model.generate(batch: prompts, maxTokens: budgets, lora: l, groupSize: group), single, "group size \(group)")
+            }
+        }
+        let strings = try model.generate(prompts: texts.map { ($0, nil) }, maxTokens: budgets, adapter: nil)
+        XCTAssertEqual(strings, try zip(texts, budgets).map { try model.generate(prompt: $0, maxTokens: $1, adapter: nil) })
+    }
+
     func testStopsAtEndOfSequence() throws {
         let model = try CausalLM(folder: Self.folder)
-        let prompt = model.tokenizer.encode(model.formatPrompt("Hello world"))
+        let prompt = model.tokenizer.encode(try model.formatPrompt("Hello world"))
         let free = try model.generateWithoutCache(ids: prompt, maxTokens: 6, lora: nil)
         XCTAssertEqual(free.count, 6)
         // Declare the third generated token an end-of-sequence token: generation stops before it.
@@ -60,13 +78,14 @@ final class GenerationTests: XCTestCase {
 
     func testChatMLFormatting() throws {
         let model = try CausalLM(folder: Self.folder)
-        XCTAssertEqual(model.template, .chatML)
-        XCTAssertEqual(model.formatPrompt("Hi!", system: "You are helpful."),
+        XCTAssertEqual(model.template.kind, .jinja, "the fixture ships a ChatML Jinja template")
+        XCTAssertEqual(try model.formatPrompt("Hi!", system: "You are helpful."),
                        "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n")
         // The fixture's ChatML example tokenizes to the same ids.
-        XCTAssertEqual(model.tokenizer.encode(model.formatPrompt("Hi!", system: "You are helpful.")),
+        XCTAssertEqual(model.tokenizer.encode(try model.formatPrompt("Hi!", system: "You are helpful.")),
                        [398, 82, 88, 82, 291, 76, 198, 56, 274, 258, 260, 220, 259, 75, 79, 69, 84, 75, 13, 399, 198, 398, 84, 82, 264,
                         198, 39, 72, 0, 399, 198, 398, 288, 82, 265, 379, 270, 198])
-        XCTAssertEqual(ChatTemplate.plain.format("x", system: nil), "x")
+        XCTAssertEqual(try ChatTemplate.plain.format("x", system: nil), "x")
+        XCTAssertEqual(try ChatTemplate.chatML.format("Hi!", system: "You are helpful."), try model.formatPrompt("Hi!", system: "You are helpful."))
     }
 }

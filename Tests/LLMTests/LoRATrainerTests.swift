@@ -66,7 +66,7 @@ final class LoRATrainerTests: XCTestCase {
         // The same training in memory gives the adapter that was saved: identical logits after reload.
         let trainer = try LoRATrainer(model: model, examples: try model.trainingExamples(Self.train, maxLength: opts.maxLength, origin: "t"), options: opts)
         for _ in 0..<opts.steps { try trainer.trainStep() }
-        let ids = model.tokenizer.encode(model.formatPrompt("Review: I think the book is lovely.\nPositive or negative?") + "positive")
+        let ids = model.tokenizer.encode(try model.formatPrompt("Review: I think the book is lovely.\nPositive or negative?") + "positive")
         let d = try model.logits(ids, adapter: trainer.adapter).maxAbsDifference(model.logits(ids, adapter: last))
         print("checkpoint-150 reloaded vs in memory: max |Δlogits| = \(d)")
         XCTAssertEqual(d, 0)
@@ -113,7 +113,7 @@ final class LoRATrainerTests: XCTestCase {
     func testTrainingExamplesMaskThePrompt() throws {
         let model = try CausalLM(folder: Self.folder)
         let ex = try model.trainingExamples([PromptRecord(prompt: "Hi", response: "Hello there")], maxLength: 64, origin: "t")[0]
-        let (p, a) = model.encodeTurn(prompt: "Hi", response: "Hello there")
+        let (p, a) = try model.encodeTurn(prompt: "Hi", response: "Hello there")
         let full = p + a + [399]
         XCTAssertEqual(ex.inputs, Array(full.dropLast()))
         XCTAssertEqual(ex.labels, Array(repeating: -100, count: p.count - 1) + a + [399])

@@ -24,7 +24,7 @@ final class ScoringTests: XCTestCase {
         let pairs = [("What is 2+2?", " four"), ("Say hello", "Hello world, with a longer answer."), ("x", "y")]
         let scores = try model.score(pairs: pairs.map { (prompt: $0.0, response: $0.1) }, adapter: adapter)
         for ((p, r), s) in zip(pairs, scores) {
-            let (pi, ri) = model.encodeTurn(prompt: p, response: r)
+            let (pi, ri) = try model.encodeTurn(prompt: p, response: r)
             let logits = try model.logits(pi + ri, adapter: adapter)
             var want = 0.0
             for (j, t) in ri.enumerated() { want += logSoftmax(logits, row: pi.count - 1 + j, target: t) }
@@ -48,7 +48,7 @@ final class ScoringTests: XCTestCase {
 
     func testSmallTokenBudgetGivesTheSameScores() throws {
         let model = try CausalLM(folder: Self.folder)
-        let turns = (0..<5).map { i in model.encodeTurn(prompt: "prompt \(i)", response: String(repeating: "ab ", count: i + 1)) }
+        let turns = try (0..<5).map { i in try model.encodeTurn(prompt: "prompt \(i)", response: String(repeating: "ab ", count: i + 1)) }
         let a = try model.scoreIds(turns, lora: nil, tokenBudget: 1)
         let b = try model.scoreIds(turns, lora: nil, tokenBudget: 10_000)
         for (x, y) in zip(a, b) { XCTAssertEqual(x.sumLogProb, y.sumLogProb, accuracy: 1e-4); XCTAssertEqual(x.tokens, y.tokens) }
