@@ -10,6 +10,8 @@ struct TrainSettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Samples per step.") var batch: Int?
     @Option(name: .long, help: "Peak learning rate.") var lr: Float?
     @Option(name: .long, help: "Generator parameter budget (default: automatic).") var budgetParameters: Int?
+    @Option(name: .long, help: "Odd kernel size of every convolution of the chain (default 3).") var kernel: Int?
+    @Option(name: .long, help: "Blocks of the chain (default 4).") var blocks: Int?
     @Option(name: .long, help: "Seed of every random choice.") var seed: UInt64?
     @Option(name: .long, help: "Std of the Gaussian noise added to conditions (default 1e-4).") var conditionNoise: Float?
     @Option(name: .long, help: "Std of the Gaussian noise added to targets (default 1e-5).") var targetNoise: Float?
@@ -24,6 +26,8 @@ struct TrainSettingsOptions: ParsableArguments {
         if let batch { s.batchSize = batch }
         if let lr { s.learningRate = lr }
         if let budgetParameters { s.budgetParameters = budgetParameters }
+        if let kernel { s.kernel = kernel }
+        if let blocks { s.blocks = blocks }
         if let seed { s.seed = seed }
         if let conditionNoise { s.conditionNoise = conditionNoise }
         if let targetNoise { s.targetNoise = targetNoise }

@@ -68,7 +68,8 @@ final class TorchTrainingTests: XCTestCase {
         let t = try TestSupport.runDND(["train", "--root", root.path, "--loss-log", dndLog.path] + settings)
         XCTAssertEqual(t.status, 0, t.stderr)
         let gen = root.appendingPathComponent("torch-gen"), work = root.appendingPathComponent("torch-work")
-        let p = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", gen.path, "--work", work.path])
+        // One thread: on a shared 2-core machine two OpenMP threads spin against other work (measured 10× slower).
+        let p = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", gen.path, "--work", work.path, "--threads", "1"])
         XCTAssertEqual(p.status, 0, p.stderr)
 
         let a = try Self.losses(dndLog), b = try Self.losses(work.appendingPathComponent("loss.jsonl"))
@@ -109,11 +110,11 @@ final class TorchTrainingTests: XCTestCase {
                      ddp.stderr.split(separator: "\n").last { $0.contains("steps/s") }.map(String.init) ?? ""))
 
         let single = root.appendingPathComponent("gen-one")
-        let first = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", single.path, "--stop-after", "5"])
+        let first = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", single.path, "--stop-after", "5", "--threads", "1"])
         XCTAssertEqual(first.status, 0, first.stderr)
         XCTAssertTrue(first.stderr.contains("stopped after step 5"), first.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: single.path))
-        let second = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", single.path])
+        let second = try python(["-m", "dnd_torch.train", "--export", export.path, "--out", single.path, "--threads", "1"])
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stderr.contains("resumed at step 5"), second.stderr)
         let worst = Self.maxRelative(try Self.losses(URL(fileURLWithPath: single.path + ".work/loss.jsonl")),
