@@ -11,11 +11,11 @@ struct ExportTraining: ParsableCommand {
         commandName: "export-training",
         abstract: "Export what training the generator needs (targets, loss weights, prompt states, chain, schedule) for dnd_torch.",
         discussion: """
-        Writes OUT/manifest.json and safetensors shards: the weight tokens of every checkpoint of ROOT/checkpoints,
-        the per-token loss weights, the cached prompt states (ROOT/state/embeddings), the chain `dnd train` would
-        build (generator.json), its initial weights and the sample order of every step for the given settings.
-        Streamed one shard at a time; a rerun keeps every shard that is complete and unchanged. Then train with
-        `torchrun --nproc_per_node=N -m dnd_torch.train --export OUT --out GEN` and install GEN with
+        Writes OUT/manifest.json and safetensors shards: the weight tokens of every checkpoint of ROOT/checkpoints, \
+        the per-token loss weights, the cached prompt states (ROOT/state/embeddings), the chain `dnd train` would \
+        build (generator.json), its initial weights and the sample order of every step for the given settings. \
+        Streamed one shard at a time; a rerun keeps every shard that is complete and unchanged. Then train with \
+        `torchrun --nproc_per_node=N -m dnd_torch.train --export OUT --out GEN` and install GEN with \
         `dnd install-generator GEN --root ROOT`.
         """
     )

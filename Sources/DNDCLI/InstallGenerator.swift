@@ -11,9 +11,9 @@ struct InstallGenerator: ParsableCommand {
         commandName: "install-generator",
         abstract: "Validate a generator folder (e.g. from dnd_torch) against a root and install it as <root>/state/generator.",
         discussion: """
-        The folder must load as a dnd generator, match its weights' identity, have been trained on the root's encoder
-        and emit adapters shaped like the root's checkpoints; a zero condition must run through it. A copy is then
-        moved into state/generators/ and state/generator switched to it in one rename, as `dnd train` and the
+        The folder must load as a dnd generator, match its weights' identity, have been trained on the root's encoder \
+        and emit adapters shaped like the root's checkpoints; a zero condition must run through it. A copy is then \
+        moved into state/generators/ and state/generator switched to it in one rename, as `dnd train` and the \
         daemon's retraining do. Stop `dnd serve` first; it uses the new generator when started again.
         """
     )
