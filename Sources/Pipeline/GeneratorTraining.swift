@@ -23,6 +23,9 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     /// At most this many prompts of each dataset are encoded for training (a seeded sample beyond it).
     public var maxPromptsPerDataset: Int = 512
     public var checkpointEvery: Int = 100
+    /// Std of the Gaussian noise on conditions and on targets; nil: `TrainingOptions`' defaults (DESIGN's 1e-4, 1e-5).
+    public var conditionNoise: Float? = nil
+    public var targetNoise: Float? = nil
 
     public init() {}
 
@@ -30,6 +33,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         case prompts, length, chunkWidth = "chunk_width", budgetParameters = "budget_parameters", kernel, blocks, steps
         case batchSize = "batch_size", learningRate = "learning_rate", seed
         case maxPromptsPerDataset = "max_prompts_per_dataset", checkpointEvery = "checkpoint_every"
+        case conditionNoise = "condition_noise", targetNoise = "target_noise"
     }
 
     public init(from decoder: Decoder) throws {
@@ -47,6 +51,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         maxPromptsPerDataset = try c.decodeIfPresent(Int.self, forKey: .maxPromptsPerDataset) ?? d.maxPromptsPerDataset
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+        conditionNoise = try c.decodeIfPresent(Float.self, forKey: .conditionNoise)
+        targetNoise = try c.decodeIfPresent(Float.self, forKey: .targetNoise)
         try validate()
     }
 
@@ -58,6 +64,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         try c.encode(kernel, forKey: .kernel); try c.encode(blocks, forKey: .blocks); try c.encode(steps, forKey: .steps)
         try c.encode(batchSize, forKey: .batchSize); try c.encode(learningRate, forKey: .learningRate); try c.encode(seed, forKey: .seed)
         try c.encode(maxPromptsPerDataset, forKey: .maxPromptsPerDataset); try c.encode(checkpointEvery, forKey: .checkpointEvery)
+        // The noise keys only when set: settings (and the run keys hashed from them) stay what they were before the keys existed.
+        try c.encodeIfPresent(conditionNoise, forKey: .conditionNoise); try c.encodeIfPresent(targetNoise, forKey: .targetNoise)
     }
 
     public func validate() throws {
@@ -67,6 +75,9 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         if let cw = chunkWidth { guard cw >= 1 else { throw bad("chunk_width \(cw) must be at least 1") } }
         guard kernel >= 1 && kernel % 2 == 1 else { throw bad("kernel \(kernel) must be odd") }
         guard maxPromptsPerDataset >= 1 else { throw bad("max_prompts_per_dataset must be at least 1") }
+        for (key, v) in [("condition_noise", conditionNoise), ("target_noise", targetNoise)] {
+            if let v { guard v >= 0 && v.isFinite else { throw bad("\(key) \(v) must be 0 or more") } }
+        }
     }
 }
 
@@ -95,9 +106,10 @@ public enum GeneratorTraining {
         var t0 = Date()
         func stage(_ name: String) { stages.append(.init(name, Date().timeIntervalSince(t0))); t0 = Date() }
 
+        // Layout, prompts, chain and options: the plan `dnd export-training` writes out too.
+        let plan = try TrainingPlan(zoo: zoo, encoderIdentity: encoder.identity, hidden: encoder.hiddenSize, settings: settings)
         // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
-        let cw = settings.chunkWidth ?? defaultChunkWidth(zoo.reference)
-        let layout = try TokenLayout(adapter: zoo.reference, chunkWidth: cw)
+        let layout = plan.layout
         var tokens: [Tensor] = []
         var weights: [[Float]] = []
         for d in zoo.datasets {
@@ -109,15 +121,10 @@ public enum GeneratorTraining {
         stage("tokenize checkpoints")
 
         // Prompt states (cached: the encoder is frozen).
-        var rng = SeededRNG(seed: settings.seed ^ 0x5EED)
         var entries: [ZooSampleSource.Entry] = []
         var means: [String: Tensor] = [:]
         for (i, d) in zoo.datasets.enumerated() {
-            var prompts = d.prompts.map(\.prompt)
-            if prompts.count > settings.maxPromptsPerDataset {
-                prompts = rng.sample(settings.maxPromptsPerDataset, from: prompts.count).sorted().map { prompts[$0] }
-            }
-            let (hidden, pooled) = try cache.embed(prompts) { encoder.encode($0, length: settings.length) }
+            let (hidden, pooled) = try cache.embed(plan.prompts[i]) { encoder.encode($0, length: settings.length) }
             entries.append(.init(name: d.name, hidden: hidden, tokens: tokens[i]))
             means[d.name] = Similarity.normalizedMean(pooled)
         }
@@ -125,32 +132,11 @@ public enum GeneratorTraining {
         stage("encode prompts")
 
         // The generator: a CPU-sized chain from the condition to the token geometry.
-        let budget: GeneratorBudget = settings.budgetParameters.map { .parameters($0) } ?? .automatic
-        var config = try GeneratorConfig.cpuDefault(prompts: settings.prompts, length: settings.length, hidden: encoder.hiddenSize,
-                                                    tokenCount: layout.count, rank: layout.rank, chunkWidth: cw, budget: budget,
-                                                    kernel: settings.kernel, blocks: settings.blocks)
-        let ref = zoo.reference
-        config.encoderIdentity = encoder.identity
-        config.targetModules = ref.modules.map(\.rawValue)
-        config.baseModel = ref.config.baseModelNameOrPath
-        config.layers = ref.layerCount
-        config.moduleShapes = ref.modules.map { m in
-            let w = ref.weights[LoRASite(layer: 0, module: m)] ?? ref.weights.first { $0.key.module == m }!.value
-            return GeneratorConfig.ModuleShape(name: m.rawValue, inFeatures: w.a.shape[1], outFeatures: w.b.shape[0])
-        }
-        config.loraAlpha = ref.config.loraAlpha
-        config.trainedOn = zoo.datasets.map(\.name)
-        try config.validate()
-        let generator = HyperConvGenerator(config: config, seed: settings.seed)
+        let config = plan.config
+        let generator = plan.initialGenerator()
         log("generator: chain \(config.chain.map { "(\($0.map(String.init).joined(separator: ","))" }.joined(separator: "→")), kernel \(config.kernel), \(generator.parameterCount) parameters")
 
-        var options = TrainingOptions()
-        options.steps = settings.steps
-        options.batchSize = settings.batchSize
-        options.learningRate = settings.learningRate
-        options.warmupSteps = min(50, settings.steps / 10)
-        options.seed = settings.seed
-        options.checkpointEvery = settings.checkpointEvery
+        let options = plan.options
         // A run with other settings or another zoo must not resume this one's checkpoints.
         let runKey = Hashing.sha256Hex(parts: [Zoo.fingerprint(zoo.root), holdout.joined(separator: ","),
                                                 String(data: try JSONEncoder().encode(settings), encoding: .utf8)!,
@@ -169,14 +155,7 @@ public enum GeneratorTraining {
         try generator.updateConfig { $0.training = summary }
         stage("train generator")
 
-        var meta = PipelineMetadata()
-        meta.useRslora = ref.config.useRslora
-        meta.datasets = zoo.datasets.map(\.name)
-        meta.holdout = holdout
-        meta.zooFingerprint = Zoo.fingerprint(zoo.root)
-        meta.checkpoints = zoo.datasets.reduce(0) { $0 + $1.adapters.count }
-        meta.trainedAt = summary.finishedAt ?? ""
-        meta.train = settings
+        let meta = plan.metadata(zoo: zoo, holdout: holdout, trainedAt: summary.finishedAt ?? "")
         let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: tmp)
         try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)

@@ -43,6 +43,24 @@ public struct ZooSampleSource: TrainingSampleSource {
         return idx
     }
 
+    /// One training sample's choices: a dataset (index into `entries`), one of its checkpoints and N of its prompts.
+    public struct Draw: Equatable, Sendable {
+        public var dataset: Int
+        public var checkpoint: Int
+        public var prompts: [Int]
+    }
+
+    /// The choices of `size` samples for datasets of `(prompts, checkpoints)` each, drawn from `rng` in this order
+    /// per sample: dataset, checkpoint, prompts. `nextBatch` draws exactly these; `dnd export-training` writes them
+    /// out as the sample schedule.
+    public static func draw(size: Int, datasets: [(prompts: Int, checkpoints: Int)], n: Int, rng: inout SeededRNG) -> [Draw] {
+        (0..<size).map { _ in
+            let d = rng.int(below: datasets.count)
+            let k = rng.int(below: datasets[d].checkpoints)
+            return Draw(dataset: d, checkpoint: k, prompts: choosePrompts(n, from: datasets[d].prompts, rng: &rng))
+        }
+    }
+
     public mutating func nextBatch(size: Int, rng: inout SeededRNG) throws -> (condition: Tensor, target: Tensor) {
         let e0 = entries[0]
         let (l, h) = (e0.hidden.shape[1], e0.hidden.shape[2])
@@ -51,13 +69,13 @@ public struct ZooSampleSource: TrainingSampleSource {
         var condition = Tensor(uninitialized: [size, prompts, l, h])     // [B, N, L, H]
         var target = Tensor(uninitialized: [size] + tokenShape)          // [B, T, r+2, cw+2]
         let n = prompts
+        let draws = ZooSampleSource.draw(size: size, datasets: entries.map { ($0.hidden.shape[0], $0.tokens.shape[0]) }, n: n, rng: &rng)
         condition.withUnsafeMutableBufferPointer { c in
             target.withUnsafeMutableBufferPointer { t in
-                for b in 0..<size {
-                    let e = entries[rng.int(below: entries.count)]
-                    let k = rng.int(below: e.tokens.shape[0])
-                    (t.baseAddress! + b * targetSize).update(from: e.tokens.pointer + k * targetSize, count: targetSize)
-                    for (j, i) in ZooSampleSource.choosePrompts(n, from: e.hidden.shape[0], rng: &rng).enumerated() {
+                for (b, s) in draws.enumerated() {
+                    let e = entries[s.dataset]
+                    (t.baseAddress! + b * targetSize).update(from: e.tokens.pointer + s.checkpoint * targetSize, count: targetSize)
+                    for (j, i) in s.prompts.enumerated() {
                         (c.baseAddress! + (b * n + j) * promptSize).update(from: e.hidden.pointer + i * promptSize, count: promptSize)
                     }
                 }

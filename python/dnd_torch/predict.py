@@ -1,0 +1,52 @@
+"""The adapter a generator folder predicts for a prompt file, computed with PyTorch:
+
+    dnd embed --input prompts.jsonl --length L --out E.safetensors     # the prompts' token states (dnd's encoder)
+    python -m dnd_torch.predict --generator GEN_DIR --embeddings E.safetensors --out ADAPTER_DIR [--seed S]
+
+The N prompts are chosen exactly as `dnd generate --seed S` and every daemon job choose them, so the adapter is the
+one `dnd generate` writes for the same file and generator (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+import dnd_torch  # noqa: F401
+import torch
+
+from . import generator_folder, tokens
+from .safetensors_io import SafeTensorsFile
+from .seeded_rng import select_prompts
+
+
+def predict(folder: str, hidden: torch.Tensor, seed: int = 0) -> dict:
+    """PEFT tensors for prompt states `hidden` `[P, L, H]` (every prompt of a file, in file order)."""
+    model, config, _ = generator_folder.load(folder)
+    n, l, h = config["prompts"], config["length"], config["hidden"]
+    if list(hidden.shape[1:]) != [l, h]:
+        raise ValueError(f"prompt states {list(hidden.shape)} but the generator takes [P, {l}, {h}]; run `dnd embed --length {l}`")
+    chosen = select_prompts(hidden.shape[0], n, seed)
+    with torch.no_grad():
+        out = model(hidden[chosen].unsqueeze(0).float())[0]                 # (T, r+2, cw+2)
+    return tokens.detokenize(out, config)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dnd_torch.predict", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--generator", required=True, help="a generator folder (dnd_torch.train's --out, or a root's state/generator)")
+    ap.add_argument("--embeddings", required=True, help="`dnd embed --length L` output: hidden [P, L, H]")
+    ap.add_argument("--out", required=True, help="the adapter folder to write")
+    ap.add_argument("--seed", type=int, default=0, help="the seed `dnd generate` would get (default 0, as the daemon)")
+    args = ap.parse_args(argv)
+    hidden = SafeTensorsFile(args.embeddings).tensor("hidden")
+    _, config, pipeline = generator_folder.load(args.generator)
+    adapter = predict(args.generator, hidden, args.seed)
+    tokens.write_adapter(adapter, config, bool(pipeline.get("use_rslora", False)), args.out)
+    print(f"wrote {args.out}: {len(adapter) // 2} LoRA pairs, rank {config['rank']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
