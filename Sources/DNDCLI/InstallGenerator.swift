@@ -4,6 +4,7 @@ import Foundation
 import Pipeline
 import TensorCore
 import TextEncoder
+import Workspace
 
 /// `dnd install-generator`: makes a generator folder trained elsewhere (dnd_torch) the root's generator.
 struct InstallGenerator: ParsableCommand {
@@ -25,7 +26,7 @@ struct InstallGenerator: ParsableCommand {
     func run() throws {
         do {
             let (layout, _) = try RootLayout.resolve(option: root)
-            if StatusFile.daemonIsRunning(layout: layout) {
+            if InstanceLock.isHeld(layout) {
                 throw DNDError("\(layout.root.path): `dnd serve` is running on this root; stop it first (it prunes generator folders it does not use), install, then start it again")
             }
             try layout.prepare()
@@ -35,7 +36,7 @@ struct InstallGenerator: ParsableCommand {
             let hasDatasets = Rename.names(layout.checkpoints).contains { !$0.hasPrefix(".") }
             let zoo = hasDatasets ? try Zoo.scan(layout.checkpoints) : nil
             let notes = try GeneratorCompatibility.check(bundle, encoder: enc, zoo: zoo)
-            let handle = try GeneratorStore(layout: layout).installCopy(of: source) { copy in
+            let handle = try GeneratorStore(layout: layout).installCopy(of: source, files: GeneratorCompatibility.files) { copy in
                 let b = try GeneratorBundle(folder: copy)
                 guard b.metadata.identity == bundle.metadata.identity else {
                     throw DNDError("\(source.path): changed while it was being copied; install again")

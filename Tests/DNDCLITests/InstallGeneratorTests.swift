@@ -5,6 +5,7 @@ import LoRA
 import Pipeline
 import TensorCore
 import XCTest
+import Prompts
 
 /// `dnd install-generator`: validated against the root, installed by the store's atomic swap, refused while the
 /// daemon runs. (A generator from dnd_torch is installed and served in TorchTrainingTests.)

@@ -6,6 +6,7 @@ import Pipeline
 import SafeTensors
 import TensorCore
 import XCTest
+import Prompts
 
 /// dnd_torch (python/) against dnd: its unit tests, step-by-step parity with `dnd train`, and a generator trained by
 /// `torchrun --nproc_per_node=2` on an export, installed with `dnd install-generator` and served by the daemon.
