@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prompts
 import ServiceLifecycle
 import TensorCore
 import Workspace
@@ -298,9 +299,10 @@ final class DaemonLoop {
     static func execute(job: String, fileName: String, input: URL, options: JobOptions, generator: GeneratorHandle,
                         worker: any JobWorker, queue: JobQueue, control: WorkControl) -> Daemon.JobOutcome {
         do {
-            let records = try FailedJob.readInput(input, fileName: fileName, limits: options.limits)
+            let contents = try PromptFile.load(input, name: fileName, limits: options.limits)
+            let records = contents.records
             let out = try queue.prepareOutput(job)
-            try worker.process(Job(name: job, fileName: fileName, input: input, records: records, options: options),
+            try worker.process(Job(name: job, fileName: fileName, input: input, records: records, warnings: contents.warnings, options: options),
                                generator: generator, output: out, control: control)
             if control.isCancelled { return .cancelled }
             try JobResults.verify(out)

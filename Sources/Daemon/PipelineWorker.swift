@@ -54,7 +54,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         let encoder = try self.encoder()
         var evaluation: AdapterGeneration.EvaluationRequest?
         var skipped: String?
-        var warnings: [String] = []
+        var warnings = job.warnings.map { "\(job.fileName) \($0)" }
         if !job.options.evaluate {
             skipped = job.options.evaluationReason
         } else if let base = job.options.baseModel {
