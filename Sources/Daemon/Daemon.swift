@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Pipeline
 import Prompts
 import ServiceLifecycle
 import TensorCore
@@ -138,7 +139,7 @@ final class DaemonLoop {
             report(error: "the generator in \(layout.generatorLink.path) is unusable: \(describe(error)); jobs wait until a retraining or `dnd train` installs one", job: nil)
         }
         retrainer = Retrainer(record: RetrainRecord.load(layout.retrainRecord), debounceSeconds: config.debounceSeconds, enabled: config.retrain)
-        retrainer.adopt(generator: generator?.id, fingerprint: Retrainer.fingerprint(layout.checkpoints))
+        retrainer.adopt(generator: generator?.id, fingerprint: Zoo.fingerprint(layout.checkpoints))
         try? retrainer.record.save(layout.retrainRecord)
         store.prune(keep: Set([generator?.id].compactMap { $0 }))
         queue.pruneDone(olderThanDays: config.keepDoneDays)
@@ -217,7 +218,7 @@ final class DaemonLoop {
             if n > 0 { logger.info("pruned \(n) finished jobs older than keep_done_days=\(DaemonConfig.format(config.keepDoneDays))") }
         }
         let before = retrainer.phase
-        if let fp = retrainer.tick(now: now, rescan: rescan, fingerprint: { Retrainer.fingerprint(layout.checkpoints) }) {
+        if let fp = retrainer.tick(now: now, rescan: rescan, fingerprint: { Zoo.fingerprint(layout.checkpoints) }) {
             startRetrain(fingerprint: fp, now: now)
         } else if case .waiting = retrainer.phase, retrainer.phase != before {
             if case .waiting = before {} else {
@@ -356,7 +357,7 @@ final class DaemonLoop {
             guard let id = try store.settle(validate: worker.validateGenerator), id != generator?.id else { return }
             let info = try worker.validateGenerator(store.folder(id))
             generator = (id, GeneratorHandle(folder: store.folder(id), info: info))
-            retrainer.adopt(generator: id, fingerprint: Retrainer.fingerprint(layout.checkpoints))
+            retrainer.adopt(generator: id, fingerprint: Zoo.fingerprint(layout.checkpoints))
             try? retrainer.record.save(layout.retrainRecord)
             logger.notice("generator \(info.identity) installed from outside the daemon is now in use")
             statusDirty = true
