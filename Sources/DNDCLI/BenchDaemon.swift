@@ -51,6 +51,9 @@ struct BenchDaemon: AsyncParsableCommand {
             print(String(format: "  first adapter:        %8.3f s after the first rename", r.firstAdapterSeconds))
             print(String(format: "  all delivered:        %8.3f s: %.1f files/s end to end", r.allDeliveredSeconds, r.filesPerSecond))
             print(String(format: "  longest watchdog gap: %8.3f s (%d pings, one asked for every %.2f s)", r.longestWatchdogGap, r.watchdogPings, r.watchdogInterval))
+            print(String(format: "  longest loop step:    %8.3f s (%@; what a tick can wait behind, machine load aside)", r.longestLoopStep, r.longestLoopStepEvent))
+            let kinds = r.loopEvents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print("  loop events:          \(kinds); \(r.inotifyEvents) inotify events coalesced into the wakes")
         } catch let e as DNDError {
             fail(e.message)
         }

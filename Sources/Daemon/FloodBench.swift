@@ -46,6 +46,12 @@ public enum FloodBench {
         public var longestWatchdogGap: Double
         /// The ping interval the daemon was asked for.
         public var watchdogInterval: Double
+        /// The longest time the loop spent on one event (what a tick may wait behind, machine load aside), and which.
+        public var longestLoopStep: Double
+        public var longestLoopStepEvent: String
+        /// Events the loop handled, per kind; inotify events seen (coalesced into the `wake` events).
+        public var loopEvents: [String: Int]
+        public var inotifyEvents: Int
     }
 
     /// Runs the flood; throws when the daemon fails or does not deliver everything within `timeout` seconds.
@@ -116,8 +122,11 @@ public enum FloodBench {
         var last = t0
         for p in pings { gap = max(gap, p.timeIntervalSince(last)); last = p }
         gap = max(gap, end.timeIntervalSince(last))
+        let stats = daemon.stats.snapshot
         return Result(files: options.files, moveSeconds: moved, firstAdapterSeconds: first, allDeliveredSeconds: all,
-                      watchdogPings: pings.count, longestWatchdogGap: gap, watchdogInterval: options.watchdogSeconds)
+                      watchdogPings: pings.count, longestWatchdogGap: gap, watchdogInterval: options.watchdogSeconds,
+                      longestLoopStep: stats.longest, longestLoopStepEvent: stats.longestKind, loopEvents: stats.counts,
+                      inotifyEvents: daemon.wakes.counts.added)
     }
 
     /// Entries in a folder, without sorting or stat (cheap enough to poll).

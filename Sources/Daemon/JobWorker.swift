@@ -26,6 +26,15 @@ public protocol JobWorker: Sendable {
 
     /// Checks a complete generator folder and describes it; throws (naming the file and the problem) when unusable.
     func validateGenerator(_ folder: URL) throws -> GeneratorInfo
+
+    /// What the worker needs to serve and lacks (the sentence encoder, a model the defaults need), each said with its
+    /// fix; empty when it can serve. Asked once at start-up: a daemon that cannot serve takes no job and never sends
+    /// READY.
+    func preflight() -> [String]
+}
+
+extension JobWorker {
+    public func preflight() -> [String] { [] }
 }
 
 /// One job as the worker sees it.

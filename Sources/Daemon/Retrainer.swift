@@ -161,3 +161,22 @@ public struct RetrainRecord: Codable, Sendable, Equatable {
         try AtomicFile.write(enc.encode(self), to: url)
     }
 }
+
+/// The retraining part of the daemon's loop: the debounce machine and the one retraining that may run beside the
+/// jobs (its stop flag), each run in a fresh `state/retrain/run-<n>/`.
+struct RetrainSlot {
+    var retrainer: Retrainer
+    /// The running retraining's stop flag; nil when none runs.
+    var control: WorkControl?
+    /// Retrainings started by this daemon (names their work folders).
+    var runs = 0
+
+    /// Where retraining stands, for status.json.
+    func state(enabled: Bool) -> (DaemonStatus.Retraining.State, since: Date?) {
+        switch retrainer.phase {
+        case .idle: (enabled ? .idle : .disabled, nil)
+        case .waiting(_, let since): (.waiting, since)
+        case .running(_, let since): (.running, since)
+        }
+    }
+}

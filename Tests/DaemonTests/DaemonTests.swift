@@ -50,7 +50,7 @@ final class DaemonTests: XCTestCase {
         processes.append(p)
         let ok = waitUntil(timeout: 20) {
             guard let s = try? StatusFile.read(layout: layout) else { return false }
-            return s.pid == p.pid && s.state == "running"
+            return s.pid == p.pid && s.state == .running
         }
         XCTAssertTrue(ok, "the daemon did not start:\n\(p.log)")
         return p
@@ -311,6 +311,8 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue(p.log.contains("no generator yet: 1 job(s) wait; add checkpoints to \(layout.checkpoints.path) or run `dnd train`"), p.log)
         try scenario.addDataset(layout.checkpoints, "first")
         XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox) == ["early"] }, p.log)
+        // status.json is written at most once per tick (a flood changes it hundreds of times a second).
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? status())?.generator != nil })
         let identity = try XCTUnwrap(try status().generator?.identity)
         XCTAssertEqual(try deliveries().map(\.generator), [identity])
         XCTAssertEqual(try status().generator?.datasets, ["first"])
@@ -348,7 +350,7 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(p.waitForExit(timeout: 10), 0, p.log)
         XCTAssertEqual(names(layout.queued), ["long"])  // re-queued, not lost
         XCTAssertEqual(names(layout.outbox), [])
-        XCTAssertEqual(try status().state, "stopped")
+        XCTAssertEqual(try status().state, .stopped)
         XCTAssertTrue(p.log.contains("job long did not finish within stop_grace_seconds=0.2; re-queued"), p.log)
         try start()
         XCTAssertTrue(waitUntil(timeout: 20) { names(layout.outbox) == ["long"] })
