@@ -153,7 +153,7 @@ public enum StatusFile {
         out += "queue: " + keys.map { "\($0) \(live[$0] ?? 0)" }.joined(separator: ", ") + "\n"
         guard let status else { return out }
         if running, let j = status.runningJob {
-            out += "running job: \(j.job) (\(j.file)), started \(ago(j.startedAt)), generator \(j.generator)\n"
+            out += "running job: \(j.job) (\(DaemonLogHandler.printable(j.file))), started \(ago(j.startedAt)), generator \(j.generator)\n"
         } else {
             out += "running job: none\n"
         }
@@ -178,7 +178,7 @@ public enum StatusFile {
         } else {
             out += "last errors:\n"
             for e in status.lastErrors.suffix(5) {
-                out += "  \(iso.string(from: e.time))\(e.job.map { " [\($0)]" } ?? "") \(e.message)\n"
+                out += "  \(iso.string(from: e.time))\(e.job.map { " [\($0)]" } ?? "") \(DaemonLogHandler.printable(e.message))\n"
             }
         }
         return out
