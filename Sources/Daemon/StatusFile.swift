@@ -135,7 +135,10 @@ public enum StatusFile {
     }
 
     /// The human-readable report of `dnd status`.
-    public static func render(_ status: DaemonStatus?, live: [String: Int], running: Bool, layout: RootLayout, now: Date = Date()) -> String {
+    /// `problems`: what a check made now says is missing (`dnd status` asks the worker when no daemon runs); shown
+    /// with those of a start that failed on them.
+    public static func render(_ status: DaemonStatus?, live: [String: Int], running: Bool, layout: RootLayout, problems: [String] = [],
+                              now: Date = Date()) -> String {
         let iso = ISO8601DateFormatter()
         func ago(_ d: Date) -> String {
             let s = Int(now.timeIntervalSince(d))
@@ -149,6 +152,9 @@ public enum StatusFile {
         } else {
             out += "daemon: not running, never ran on this root\n"
         }
+        var missing = running ? [] : (status?.state == .unusable ? status?.problems ?? [] : [])
+        for p in problems where !missing.contains(p) { missing.append(p) }
+        for p in missing { out += "CANNOT SERVE: \(DaemonLogHandler.printable(p))\n" }
         let keys = ["inbox", "queued", "running", "done", "failed", "outbox"]
         out += "queue: " + keys.map { "\($0) \(live[$0] ?? 0)" }.joined(separator: ", ") + "\n"
         guard let status else { return out }
