@@ -25,6 +25,7 @@ struct BenchDaemon: AsyncParsableCommand {
     @Option(help: "Folder for the temporary root (default: the system temp folder).") var work: String?
     @Option(help: "A generator folder (e.g. <root>/state/generator): run the real pipeline worker with it.") var generator: String?
     @Option(help: "The sentence-transformers encoder folder for --generator (default: $DND_ENCODER or the installed one).") var encoder: String?
+    @Flag(name: .customLong("no-memory"), help: "Skip the memory figures (three prompt files of max_file_bytes read under the default limits).") var noMemory = false
 
     func validate() throws {
         guard files >= 1 else { throw ValidationError("--files must be at least 1") }
@@ -54,6 +55,16 @@ struct BenchDaemon: AsyncParsableCommand {
             print(String(format: "  longest loop step:    %8.3f s (%@; what a tick can wait behind, machine load aside)", r.longestLoopStep, r.longestLoopStepEvent))
             let kinds = r.loopEvents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             print("  loop events:          \(kinds); \(r.inotifyEvents) inotify events coalesced into the wakes")
+            if !noMemory {
+                let folder = (o.workFolder ?? FileManager.default.temporaryDirectory).appendingPathComponent("dnd-bench-reader-\(getpid())")
+                defer { try? FileManager.default.removeItem(at: folder) }
+                print("memory per file (peak resident set rise while the reader reads it, default limits):")
+                for f in try ReaderMemoryBench.run(folder: folder) {
+                    let rise = f.peakRise.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "n/a"
+                    let label = (f.label + ":").padding(toLength: 32, withPad: " ", startingAt: 0)
+                    print("  \(label)" + String(format: "%5.1f MB file, peak +%@ (%@)", Double(f.bytes) / 1e6, rise, f.outcome))
+                }
+            }
         } catch let e as DNDError {
             fail(e.message)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LoRA
+import Prompts
 import TensorCore
 import Workspace
 #if canImport(Glibc)
@@ -235,5 +236,86 @@ struct FileLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         handle?.write(Data("\(Date().timeIntervalSince1970) \(event.level) \(event.message)\n".utf8))
+    }
+}
+
+/// The memory a prompt file costs the reader, measured as the rise of this process's peak resident set (VmHWM, reset
+/// through /proc/self/clear_refs) while `PromptFile.load` reads it.
+public enum ReaderMemoryBench {
+    /// One file's figure.
+    public struct Figure: Sendable {
+        public var label: String
+        public var bytes: Int
+        /// The peak rise, in bytes (nil where /proc cannot tell).
+        public var peakRise: Int?
+        /// Records read, or the error's text.
+        public var outcome: String
+    }
+
+    /// Writes and reads three files of `limits.maxFileBytes` bytes under `folder`: one line (refused at
+    /// max_record_bytes), max_prompts long prompts (accepted, cut to max_prompt_chars), and short lines past max_prompts.
+    public static func run(folder: URL, limits: PromptLimits = PromptLimits()) throws -> [Figure] {
+        try Rename.makeFolder(folder)
+        let size = limits.maxFileBytes
+        var out: [Figure] = []
+        func measure(_ label: String, _ name: String, write: (FileHandle) throws -> Void) throws {
+            let url = folder.appendingPathComponent(name)
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            let h = try FileHandle(forWritingTo: url)
+            try write(h)
+            try h.close()
+            let bytes = Int(Rename.signature(url)?.size ?? 0)
+            let before = resetPeak()
+            let outcome: String
+            do { outcome = "\(try PromptFile.load(url, limits: limits).records.count) records" } catch let e as PromptFileError {
+                outcome = "refused: \(e.location.map { "\($0): " } ?? "")\(e.what)"
+            }
+            let after = peak()
+            out.append(Figure(label: label, bytes: bytes, peakRise: before.flatMap { b in after.map { max(0, $0 - b) } }, outcome: outcome))
+            try? FileManager.default.removeItem(at: url)
+        }
+        let chunk = Data(repeating: UInt8(ascii: "a"), count: 1 << 20)
+        try measure("one line of \(size >> 20) MiB", "one-line.jsonl") { h in
+            h.write(Data("{\"prompt\": \"".utf8))
+            for _ in 0..<(size >> 20) - 1 { h.write(chunk) }
+            h.write(Data("\"}\n".utf8))
+        }
+        let per = size / limits.maxPrompts
+        try measure("\(limits.maxPrompts) prompts of \(per) bytes", "many.jsonl") { h in
+            let line = Data(("{\"prompt\": \"" + String(repeating: "word ", count: max(1, (per - 16) / 5)) + "\"}\n").utf8)
+            var batch = Data()
+            for i in 0..<limits.maxPrompts {
+                batch.append(line)
+                if i % 1000 == 999 { h.write(batch); batch = Data() }
+            }
+            h.write(batch)
+        }
+        try measure("short lines past max_prompts", "short.jsonl") { h in
+            let line = Data("{\"prompt\": \"p\"}\n".utf8)
+            var batch = Data()
+            for _ in 0..<(size - (size % line.count)) / line.count / 4 {
+                batch.append(line)
+                if batch.count > 1 << 20 { h.write(batch); batch = Data() }
+            }
+            h.write(batch)
+        }
+        return out
+    }
+
+    /// Resets VmHWM to the current resident set; returns that, or nil without /proc.
+    static func resetPeak() -> Int? {
+        guard let fd = Optional(open("/proc/self/clear_refs", O_WRONLY)), fd >= 0 else { return nil }
+        _ = "5".withCString { write(fd, $0, 1) }
+        close(fd)
+        return status("VmHWM:")
+    }
+
+    static func peak() -> Int? { status("VmHWM:") }
+
+    static func status(_ key: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kb * 1024
     }
 }
