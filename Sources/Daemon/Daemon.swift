@@ -302,7 +302,7 @@ final class DaemonLoop {
         if rescan {
             clock.nextRescan = now.addingTimeInterval(config.rescanSeconds)
             refreshGenerator()
-            jobs.reconcile(queuedListing: queue.jobs(.queued))
+            jobs.reconcile(queuedListing: queue.jobs(.queued, except: jobs.queued.contains))
             jobs.inbox.rescan(layout.inbox, now: now)
             claimBatch()
             startNextJob()

@@ -127,10 +127,12 @@ public struct JobQueue: Sendable {
         AtomicFile.syncDirectory(layout.inbox)
     }
 
-    /// Job names in `state`, oldest first (folder time, then name).
-    public func jobs(_ state: State) -> [String] {
+    /// Job names in `state`, oldest first (folder time, then name); the names `known` accepts come first, unsorted
+    /// and without a stat each (the daemon's rescan already has them in order).
+    public func jobs(_ state: State, except known: (String) -> Bool = { _ in false }) -> [String] {
         let dir = folder(state)
-        return Rename.names(dir).filter { !$0.hasPrefix(".") }
+        let names = Rename.names(dir).filter { !$0.hasPrefix(".") }
+        return names.filter(known) + names.filter { !known($0) }
             .map { ($0, Rename.signature(dir.appendingPathComponent($0))?.mtimeNs ?? 0) }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
             .map(\.0)

@@ -36,8 +36,8 @@ struct JobScheduler {
     /// Takes the next queued job out of the order (the caller starts it).
     mutating func takeNext() -> String? { queued.popFirst() }
 
-    /// Brings the in-memory order in line with the folder's listing (`listing` oldest first): jobs the folder holds and
-    /// the order lacks go to its end, jobs it no longer holds are dropped.
+    /// Brings the in-memory order in line with the folder's listing (every job in queued/; those the order lacks
+    /// oldest first): jobs the folder holds and the order lacks go to its end, jobs it no longer holds are dropped.
     mutating func reconcile(queuedListing listing: [String]) { queued.reconcile(with: listing, except: running?.job) }
 }
 
