@@ -225,7 +225,7 @@ struct FileLogHandler: LogHandler {
     let handle: FileHandle?
 
     init(url: URL) {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         handle = FileHandle(forWritingAtPath: url.path)
     }
 
@@ -260,7 +260,7 @@ public enum ReaderMemoryBench {
         var out: [Figure] = []
         func measure(_ label: String, _ name: String, write: (FileHandle) throws -> Void) throws {
             let url = folder.appendingPathComponent(name)
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
             let h = try FileHandle(forWritingTo: url)
             try write(h)
             try h.close()
