@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "LLMTests", dependencies: ["Prompts", "LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Workspace", "Prompts", "Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Workspace", "Prompts", "Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DemoTests", dependencies: ["Workspace", "Prompts", "Demo", "Pipeline", "LLM", "LoRA", "TensorCore", "Daemon", "DNDTestSupport"]),
         .testTarget(name: "DNDCLITests", dependencies: ["Workspace", "Prompts", "DNDCLI", "SafeTensors", "TensorCore", "LLM", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
     ],

@@ -14,7 +14,10 @@ struct Status: ParsableCommand {
     @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).")
     var root: String?
 
-    @Flag(name: .long, help: "Print state/status.json as it is, plus the live counts and whether the daemon runs.")
+    @Option(name: .long, help: "The encoder folder the daemon is given (--encoder of dnd serve), for the check made when no daemon runs.")
+    var encoder: String?
+
+    @Flag(name: .long, help: "Print state/status.json as it is, plus the live counts, whether the daemon runs and what it would lack.")
     var json = false
 
     func run() throws {
@@ -26,8 +29,10 @@ struct Status: ParsableCommand {
             let status = try StatusFile.read(layout: layout)
             let live = StatusFile.liveCounts(layout: layout)
             let running = InstanceLock.isHeld(layout)
+            // No daemon: say now whether one could serve (the encoder is there), not only what the last one said.
+            let problems = running ? [] : PipelineWorker.missingPieces(encoderFolder: encoder.map { URL(fileURLWithPath: $0) })
             if json {
-                var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path]
+                var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path, "problems": problems]
                 if let status {
                     let data = try JSONEncoder.statusEncoder.encode(status)
                     out["status"] = try JSONSerialization.jsonObject(with: data)
@@ -35,7 +40,7 @@ struct Status: ParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(StatusFile.render(status, live: live, running: running, layout: layout), terminator: "")
+                print(StatusFile.render(status, live: live, running: running, layout: layout, problems: problems), terminator: "")
             }
         } catch let e as DNDError {
             fail(e.message)

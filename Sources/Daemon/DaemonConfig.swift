@@ -12,8 +12,10 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public var maxFileBytes: Int = 64 << 20
     /// Most prompts (records) in one file.
     public var maxPrompts: Int = 100_000
-    /// Longest prompt, in characters.
+    /// Longest prompt, in characters; longer ones are cut to it (with a warning in the report naming the line).
     public var maxPromptChars: Int = 32_768
+    /// Longest record (a .jsonl line, a .json element), in bytes; a longer one fails the file (a .txt line is cut).
+    public var maxRecordBytes: Int = 4 << 20
     /// Most jobs queued at once; further files wait in inbox/ until there is room.
     public var maxQueue: Int = 1_000
     /// Quiet time after the last change under checkpoints/ before a retraining starts.
@@ -41,7 +43,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case maxFileBytes = "max_file_bytes", maxPrompts = "max_prompts", maxPromptChars = "max_prompt_chars"
+        case maxFileBytes = "max_file_bytes", maxPrompts = "max_prompts", maxPromptChars = "max_prompt_chars", maxRecordBytes = "max_record_bytes"
         case maxQueue = "max_queue", debounceSeconds = "debounce_seconds", rescanSeconds = "rescan_seconds"
         case settleSeconds = "settle_seconds", baseModel = "base_model", evaluation, retrain
         case stopGraceSeconds = "stop_grace_seconds", keepDoneDays = "keep_done_days", watchdog
@@ -73,6 +75,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         maxFileBytes = try int(.maxFileBytes, d.maxFileBytes, min: 1)
         maxPrompts = try int(.maxPrompts, d.maxPrompts, min: 1)
         maxPromptChars = try int(.maxPromptChars, d.maxPromptChars, min: 1)
+        maxRecordBytes = try int(.maxRecordBytes, d.maxRecordBytes, min: 1)
         maxQueue = try int(.maxQueue, d.maxQueue, min: 1)
         debounceSeconds = try seconds(.debounceSeconds, d.debounceSeconds, min: 0)
         rescanSeconds = try seconds(.rescanSeconds, d.rescanSeconds, min: 0.1)
@@ -96,7 +99,9 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public static let defaults = DaemonConfig()
 
     /// The prompt-file limits the queue enforces before work starts.
-    public var limits: PromptLimits { PromptLimits(maxFileBytes: maxFileBytes, maxPrompts: maxPrompts, maxPromptChars: maxPromptChars) }
+    public var limits: PromptLimits {
+        PromptLimits(maxFileBytes: maxFileBytes, maxPrompts: maxPrompts, maxPromptChars: maxPromptChars, maxRecordBytes: maxRecordBytes)
+    }
 
     /// The base model evaluation uses (a Hugging Face folder, a `.gguf` file or a folder holding one), or nil when none
     /// is configured or present.
@@ -154,7 +159,8 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         let rows: [(CodingKeys, String, String, String)] = [
             (.maxFileBytes, "\(maxFileBytes)", "\(d.maxFileBytes)", "largest prompt file accepted, in bytes; bigger files go to failed/"),
             (.maxPrompts, "\(maxPrompts)", "\(d.maxPrompts)", "most prompts in one file; more go to failed/"),
-            (.maxPromptChars, "\(maxPromptChars)", "\(d.maxPromptChars)", "longest prompt, in characters; longer go to failed/"),
+            (.maxPromptChars, "\(maxPromptChars)", "\(d.maxPromptChars)", "longest prompt, in characters; longer ones are cut to it, with a warning in the report"),
+            (.maxRecordBytes, "\(maxRecordBytes)", "\(d.maxRecordBytes)", "longest record (a .jsonl line, a .json element), in bytes; longer go to failed/ (a .txt line is cut)"),
             (.maxQueue, "\(maxQueue)", "\(d.maxQueue)", "most jobs queued at once; further files wait in inbox/"),
             (.debounceSeconds, Self.format(debounceSeconds), Self.format(d.debounceSeconds), "quiet time after the last change under checkpoints/ before retraining"),
             (.rescanSeconds, Self.format(rescanSeconds), Self.format(d.rescanSeconds), "period of the full rescan that backs up inotify"),

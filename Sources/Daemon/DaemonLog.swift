@@ -25,8 +25,9 @@ public struct DaemonLogHandler: LogHandler {
         let level = event.level
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = merged.keys.sorted().map { "\($0)=\(DaemonLogHandler.quote("\(merged[$0]!)"))" }.joined(separator: " ")
-        // Newlines would split one event over several journal entries.
-        let text = "\(event.message)".replacingOccurrences(of: "\n", with: " ")
+        // Newlines would split one event over several journal entries; other control characters (from file names,
+        // say) would reach the terminal of whoever reads the journal.
+        let text = DaemonLogHandler.printable("\(event.message)".replacingOccurrences(of: "\n", with: " "))
         let body = fields.isEmpty ? text : "\(text) \(fields)"
         let line: String
         if journald {
@@ -37,6 +38,26 @@ public struct DaemonLogHandler: LogHandler {
         DaemonLogHandler.lock.lock()
         FileHandle.standardError.write(Data(line.utf8))
         DaemonLogHandler.lock.unlock()
+    }
+
+    /// `s` with every control character (C0 but tab, DEL, C1) written as `\xHH` or `\u{HHHH}`: an ESC from a file name
+    /// cannot move the cursor or recolor a terminal.
+    public static func printable(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            if isControl(u) {
+                let hex = String(u.value, radix: 16)
+                out.append(contentsOf: (u.value < 0x100 ? "\\x" + (hex.count < 2 ? "0" + hex : hex) : "\\u{\(hex)}").unicodeScalars)
+            } else {
+                out.append(u)
+            }
+        }
+        return String(out)
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        (u.value < 0x20 && u != "\t") || (u.value >= 0x7F && u.value < 0xA0) || u.value == 0x2028 || u.value == 0x2029
     }
 
     static func priority(_ level: Logger.Level) -> Int {

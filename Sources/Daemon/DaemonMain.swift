@@ -26,11 +26,18 @@ public enum DaemonMain {
         try await group.run()
     }
 
-    /// `DaemonMain.run` for a `main`: prints a one-line error and exits 1 on failure.
+    /// The exit status of a daemon that cannot serve (a missing piece): EX_CONFIG, which the unit's
+    /// `RestartPreventExitStatus=` keeps systemd from restarting in a loop until someone fixes it.
+    public static let unusableExitStatus: Int32 = 78
+
+    /// `DaemonMain.run` for a `main`: prints a one-line error and exits 1 on failure (78 when it cannot serve).
     public static func main(rootOption: String?, worker: any JobWorker) async -> Never {
         do {
             try await run(rootOption: rootOption, worker: worker)
             exit(0)
+        } catch let e as DaemonUnusable {
+            FileHandle.standardError.write(Data("error: \(DaemonLogHandler.printable(e.description.replacingOccurrences(of: "\n", with: " ")))\n".utf8))
+            exit(unusableExitStatus)
         } catch {
             let message = (error as? DNDError)?.message ?? String(describing: error)
             FileHandle.standardError.write(Data("error: \(message)\n".utf8))

@@ -14,7 +14,9 @@ import Workspace
 ///
 /// Crash safety (`kill -9` at any instant; `recover()` runs at every start):
 /// - claim is `mkdir queued/<job>` then `rename(inbox/<file>, queued/<job>/<file>)`: a crash between the two leaves
-///   an empty job folder (removed at recovery; the file is still in inbox/ and is claimed again).
+///   an empty job folder (removed at recovery; the file is still in inbox/ and is claimed again). Claims come in
+///   batches made durable together (`syncClaims`: one fsync of inbox/ and of queued/), and a job's folder is fsync'ed
+///   before it starts, so nothing that follows a claim (start, complete, publish) can reach the disk before it.
 /// - start, requeue, fail and complete are single renames of the job folder: before, the job is in the old state;
 ///   after, in the new one.
 /// - results go to `tmp/<job>/`, are checked and fsync'ed, and only then is the job completed. A crash while the job
@@ -72,22 +74,25 @@ public struct JobQueue: Sendable {
 
     // MARK: - The one transition function
 
-    /// Moves `job` by `transition`; throws (naming both paths) when the rename fails. Never replaces anything.
-    public func perform(_ transition: Transition, job: String) throws {
+    /// Moves `job` by `transition`; throws (naming both paths) when the rename fails. Never replaces anything. A claim
+    /// with `sync: false` leaves the fsyncs to `syncClaims` (once for a batch of claims).
+    public func perform(_ transition: Transition, job: String, sync: Bool = true) throws {
         switch transition {
         case .claim(let file):
             let dir = jobFolder(job, .queued)
             guard mkdir(dir.path, 0o755) == 0 else {
                 throw DNDError("\(dir.path): cannot create the job folder (\(String(cString: strerror(errno))))")
             }
-            AtomicFile.syncDirectory(layout.queued)
+            if sync { AtomicFile.syncDirectory(layout.queued) }
             do {
-                try Rename.move(layout.inbox.appendingPathComponent(file), to: dir.appendingPathComponent(JobQueue.storedName(file)))
+                try Rename.move(layout.inbox.appendingPathComponent(file), to: dir.appendingPathComponent(JobQueue.storedName(file)), sync: sync)
             } catch {
                 rmdir(dir.path)
                 throw error
             }
-        case .start: try Rename.move(jobFolder(job, .queued), to: jobFolder(job, .running))
+        case .start:
+            AtomicFile.syncDirectory(jobFolder(job, .queued))  // the claim's rename into it is durable before the start
+            try Rename.move(jobFolder(job, .queued), to: jobFolder(job, .running))
         case .requeue: try Rename.move(jobFolder(job, .running), to: jobFolder(job, .queued))
         case .complete: try Rename.move(jobFolder(job, .running), to: jobFolder(job, .done))
         case .publish:
@@ -107,18 +112,27 @@ public struct JobQueue: Sendable {
             .contains { Rename.exists($0.appendingPathComponent(name)) }
     }
 
-    /// Claims `file` from inbox/ under a fresh unique job name and returns that name.
+    /// Claims `file` from inbox/ under a fresh unique job name and returns that name; `sync: false` for a claim in a
+    /// batch that `syncClaims` ends.
     @discardableResult
-    public func claim(_ file: String) throws -> String {
+    public func claim(_ file: String, sync: Bool = true) throws -> String {
         let job = JobName.unique(for: file, isTaken: isTaken)
-        try perform(.claim(file: file), job: job)
+        try perform(.claim(file: file), job: job, sync: sync)
         return job
     }
 
-    /// Job names in `state`, oldest first (folder time, then name).
-    public func jobs(_ state: State) -> [String] {
+    /// Makes a batch of claims durable: one fsync of inbox/ and one of queued/.
+    public func syncClaims() {
+        AtomicFile.syncDirectory(layout.queued)
+        AtomicFile.syncDirectory(layout.inbox)
+    }
+
+    /// Job names in `state`, oldest first (folder time, then name); the names `known` accepts come first, unsorted
+    /// and without a stat each (the daemon's rescan already has them in order).
+    public func jobs(_ state: State, except known: (String) -> Bool = { _ in false }) -> [String] {
         let dir = folder(state)
-        return Rename.names(dir).filter { !$0.hasPrefix(".") }
+        let names = Rename.names(dir).filter { !$0.hasPrefix(".") }
+        return names.filter(known) + names.filter { !known($0) }
             .map { ($0, Rename.signature(dir.appendingPathComponent($0))?.mtimeNs ?? 0) }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
             .map(\.0)
@@ -211,11 +225,26 @@ public struct JobQueue: Sendable {
         return n
     }
 
-    /// Counts per state, plus results in outbox/.
+    /// Counts per state, plus results in outbox/ (folder entries, read without sorting or stat).
     public func counts() -> [String: Int] {
         var c: [String: Int] = [:]
-        for s in State.allCases { c[s.rawValue] = Rename.names(folder(s)).filter { !$0.hasPrefix(".") }.count }
-        c["outbox"] = Rename.names(layout.outbox).filter { !$0.hasPrefix(".") }.count
+        for s in State.allCases { c[s.rawValue] = FolderCount.entries(folder(s)) { !$0.hasPrefix(".") } }
+        c["outbox"] = FolderCount.entries(layout.outbox) { !$0.hasPrefix(".") }
         return c
+    }
+}
+
+/// Counting a folder's entries with readdir alone: no sort, no stat, no Foundation.
+enum FolderCount {
+    /// Entries of `dir` (not `.` or `..`) whose name passes `include`; 0 when the folder is missing.
+    static func entries(_ dir: URL, where include: (String) -> Bool) -> Int {
+        guard let d = opendir(dir.path) else { return 0 }
+        defer { closedir(d) }
+        var n = 0
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name != "." && name != "..", include(name) { n += 1 }
+        }
+        return n
     }
 }

@@ -13,8 +13,9 @@ import Workspace
 public protocol JobWorker: Sendable {
     /// Writes the job's results into `output` (an empty folder): `adapter_config.json`, `adapter_model.safetensors`,
     /// `report.json`, `report.html`. `job.records` are already parsed and within the configured limits. Evaluation
-    /// follows `job.options`; it never fails the job: its problems become warnings in the report. Throw
-    /// ``JobInputError`` when the input cannot make an adapter (the job goes to failed/ with that reason); any other
+    /// follows `job.options`; it never fails the job: its problems become warnings in the report, beside
+    /// `job.warnings`. Throw ``PromptFileError`` when the input cannot make an adapter (the job goes to failed/ with
+    /// that reason); any other
     /// error fails the job too, as a processing error. `control.isCancelled` turns true when the daemon stops; the
     /// worker may return early by throwing `CancellationError` (the job is then re-queued, never failed).
     func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws
@@ -25,6 +26,15 @@ public protocol JobWorker: Sendable {
 
     /// Checks a complete generator folder and describes it; throws (naming the file and the problem) when unusable.
     func validateGenerator(_ folder: URL) throws -> GeneratorInfo
+
+    /// What the worker needs to serve and lacks (the sentence encoder, a model the defaults need), each said with its
+    /// fix; empty when it can serve. Asked once at start-up: a daemon that cannot serve takes no job and never sends
+    /// READY.
+    func preflight() -> [String]
+}
+
+extension JobWorker {
+    public func preflight() -> [String] { [] }
 }
 
 /// One job as the worker sees it.
@@ -35,12 +45,15 @@ public struct Job: Sendable {
     public var fileName: String
     /// The dropped file, read-only, inside the daemon's state folder.
     public var input: URL
-    /// The prompt records, parsed with `PromptFile.read` under `options.limits`.
+    /// The prompt records, read with `PromptFile.load` under `options.limits`.
     public var records: [PromptRecord]
+    /// What the reader changed (prompts cut to max_prompt_chars), each naming its line: for the report.
+    public var warnings: [PromptFileWarning]
     public var options: JobOptions
 
-    public init(name: String, fileName: String, input: URL, records: [PromptRecord], options: JobOptions) {
-        self.name = name; self.fileName = fileName; self.input = input; self.records = records; self.options = options
+    public init(name: String, fileName: String, input: URL, records: [PromptRecord], warnings: [PromptFileWarning] = [], options: JobOptions) {
+        self.name = name; self.fileName = fileName; self.input = input; self.records = records; self.warnings = warnings
+        self.options = options
     }
 }
 
@@ -72,18 +85,6 @@ public struct JobOptions: Sendable, Codable, Equatable {
         }
         return JobOptions(evaluate: on, evaluationReason: why, baseModel: baseModel, limits: config.limits)
     }
-}
-
-/// Input the worker could not turn into an adapter: the job goes to failed/ with these words in error.json.
-public struct JobInputError: Error, CustomStringConvertible, Sendable {
-    /// What is wrong, in one sentence.
-    public var what: String
-    /// The 1-based line (or element) the problem is on, when there is one.
-    public var line: Int?
-    /// What the user should do.
-    public var fix: String
-    public init(what: String, line: Int? = nil, fix: String) { self.what = what; self.line = line; self.fix = fix }
-    public var description: String { (line.map { "line \($0): " } ?? "") + what + "; " + fix }
 }
 
 /// A cooperative stop flag shared between the daemon and one worker call.

@@ -54,7 +54,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         let encoder = try self.encoder()
         var evaluation: AdapterGeneration.EvaluationRequest?
         var skipped: String?
-        var warnings: [String] = []
+        var warnings = job.warnings.map { "\(job.fileName) \($0)" }
         if !job.options.evaluate {
             skipped = job.options.evaluationReason
         } else if let base = job.options.baseModel {
@@ -80,6 +80,26 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         _ = try GeneratorTraining.run(zoo: zoo, encoder: encoder, cache: cache, settings: settings,
                                       workDirectory: layout.state.appendingPathComponent("training"), output: output,
                                       shouldStop: { control.isCancelled })
+    }
+
+    /// What a daemon with this encoder setting would lack, checked without loading anything (for `dnd status`).
+    public static func missingPieces(encoderFolder: URL?) -> [String] {
+        do { _ = try ModelFolder(encoderFolder ?? SentenceEncoder.defaultFolder()) } catch {
+            return [encoderProblem(error)]
+        }
+        return []
+    }
+
+    static func encoderProblem(_ error: Error) -> String {
+        let why = ((error as? DNDError)?.message ?? String(describing: error)).replacingOccurrences(of: "\n", with: " ")
+        return "the sentence encoder is missing or unusable: \(why); the dnd package ships it in /usr/share/dnd/encoder (reinstall it), or set DND_ENCODER (systemctl --user edit dnd) or pass --encoder DIR, then restart the daemon"
+    }
+
+    /// The sentence encoder must load (every job needs it); it is kept for the first job. The generator may come later
+    /// (jobs wait for it) and the base model is optional (evaluation is skipped without it).
+    public func preflight() -> [String] {
+        do { _ = try encoder() } catch { return [PipelineWorker.encoderProblem(error)] }
+        return []
     }
 
     public func validateGenerator(_ folder: URL) throws -> GeneratorInfo {

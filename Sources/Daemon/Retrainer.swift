@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import TensorCore
 import Workspace
 
@@ -7,7 +8,8 @@ import Workspace
 /// thread, while jobs go on with the current generator); the new generator replaces the current one only once it is
 /// complete and validated, and a failed retraining keeps the old one and is recorded with its reason.
 ///
-/// "Changed" means the zoo's fingerprint (every non-hidden path under checkpoints/ with its size and mtime) differs
+/// "Changed" means the zoo's fingerprint (`Zoo.fingerprint`: every non-hidden file under checkpoints/ with its size
+/// and mtime) differs
 /// from the one the current generator was trained on, and from the one whose retraining last failed (so a broken zoo
 /// is not retried until it changes again). A generator the daemon did not train itself (first seen at start-up,
 /// installed by hand or by `dnd train`) is taken to match the zoo present when it is first seen.
@@ -33,7 +35,7 @@ public struct Retrainer: Sendable {
     }
 
     /// The fingerprint of an empty zoo: nothing to train on, never a reason to retrain.
-    public static let emptyFingerprint = "empty"
+    public static let emptyFingerprint = Zoo.emptyFingerprint
 
     /// inotify saw something change under checkpoints/: look again at the next tick.
     public mutating func noteChange() { dirty = true }
@@ -41,7 +43,10 @@ public struct Retrainer: Sendable {
     /// Start-up: `generator` is the id in use (nil: none). A generator the record does not know gets `fingerprint`
     /// as its baseline.
     public mutating func adopt(generator: String?, fingerprint: String) {
-        if generator != record.generator {
+        // A record from before the fingerprint was unified (64-bit FNV-1a, 16 hex digits) cannot be compared: the
+        // generator is taken to match the zoo present now, as any generator the record does not know.
+        let stale = record.trainedFingerprint.map { $0.count == 16 } ?? false
+        if generator != record.generator || stale {
             record.generator = generator
             record.trainedFingerprint = generator == nil ? nil : fingerprint
         }
@@ -99,30 +104,6 @@ public struct Retrainer: Sendable {
     public mutating func abandoned() {
         if case .running = phase { phase = .idle; record.last = nil; dirty = true }
     }
-
-    // MARK: - The zoo's fingerprint
-
-    /// A fingerprint of everything under `checkpoints` (paths, kinds, sizes, mtimes; hidden and temp files skipped).
-    public static func fingerprint(_ checkpoints: URL) -> String {
-        var entries: [String] = []
-        func walk(_ dir: URL, _ rel: String, depth: Int) {
-            guard depth < 16 else { return }
-            for name in Rename.names(dir) where !JobName.isIgnoredInboxName(name) {
-                let u = dir.appendingPathComponent(name)
-                let path = rel.isEmpty ? name : rel + "/" + name
-                let kind = Rename.kind(u)
-                if kind == .directory { entries.append(path + "/"); walk(u, path, depth: depth + 1); continue }
-                guard let sig = Rename.signature(u) else { continue }
-                entries.append("\(path)\t\(kind == .regular ? "f" : "o")\t\(sig.size)\t\(sig.mtimeNs)")
-            }
-        }
-        walk(checkpoints, "", depth: 0)
-        guard entries.contains(where: { !$0.hasSuffix("/") }) else { return emptyFingerprint }
-        // FNV-1a, 64 bits: a change detector, not a security hash.
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in entries.joined(separator: "\n").utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(format: "%016llx", h)
-    }
 }
 
 /// `state/retrain.json`: what the current generator was trained on and how the last retraining went.
@@ -178,5 +159,24 @@ public struct RetrainRecord: Codable, Sendable, Equatable {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         enc.dateEncodingStrategy = .iso8601
         try AtomicFile.write(enc.encode(self), to: url)
+    }
+}
+
+/// The retraining part of the daemon's loop: the debounce machine and the one retraining that may run beside the
+/// jobs (its stop flag), each run in a fresh `state/retrain/run-<n>/`.
+struct RetrainSlot {
+    var retrainer: Retrainer
+    /// The running retraining's stop flag; nil when none runs.
+    var control: WorkControl?
+    /// Retrainings started by this daemon (names their work folders).
+    var runs = 0
+
+    /// Where retraining stands, for status.json.
+    func state(enabled: Bool) -> (DaemonStatus.Retraining.State, since: Date?) {
+        switch retrainer.phase {
+        case .idle: (enabled ? .idle : .disabled, nil)
+        case .waiting(_, let since): (.waiting, since)
+        case .running(_, let since): (.running, since)
+        }
     }
 }

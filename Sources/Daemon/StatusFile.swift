@@ -5,8 +5,14 @@ import Workspace
 /// `state/status.json`, written by the daemon (atomically) whenever something changes, read by `dnd status`: queue
 /// lengths, the running job, the generator in use, the retraining state and the last errors.
 public struct DaemonStatus: Codable, Sendable, Equatable {
-    /// `starting`, `running`, `stopping` or `stopped`.
-    public var state: String
+    /// Where the daemon is in its life.
+    public enum State: String, Codable, Sendable, Equatable {
+        case starting, running, stopping, stopped
+        /// It did not start: a piece it needs is missing (`problems` says which, and how to fix it).
+        case unusable
+    }
+
+    public var state: State
     public var pid: Int32
     public var root: String
     public var startedAt: Date
@@ -21,10 +27,12 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var failed: Int
     /// The most recent errors, newest last (at most `maxErrors`).
     public var lastErrors: [ErrorEntry]
+    /// What keeps the daemon from serving (state `unusable`), each with its fix; absent otherwise.
+    public var problems: [String]?
 
     public static let maxErrors = 10
 
-    public init(state: String, pid: Int32, root: String, startedAt: Date, updatedAt: Date, queue: [String: Int], runningJob: RunningJob?,
+    public init(state: State, pid: Int32, root: String, startedAt: Date, updatedAt: Date, queue: [String: Int], runningJob: RunningJob?,
                 generator: Generator?, retraining: Retraining, delivered: Int, failed: Int, lastErrors: [ErrorEntry]) {
         self.state = state; self.pid = pid; self.root = root; self.startedAt = startedAt; self.updatedAt = updatedAt; self.queue = queue
         self.runningJob = runningJob; self.generator = generator; self.retraining = retraining; self.delivered = delivered
@@ -51,8 +59,18 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 
     /// Where retraining stands.
     public struct Retraining: Codable, Sendable, Equatable {
-        /// `idle`, `waiting` (debouncing a change), `running` or `disabled`.
-        public var state: String
+        /// Where retraining stands.
+        public enum State: String, Codable, Sendable, Equatable {
+            /// Nothing to do (the zoo matches the generator).
+            case idle
+            /// A change was seen; debouncing.
+            case waiting
+            case running
+            /// `retrain = false` in config.toml.
+            case disabled
+        }
+
+        public var state: State
         public var since: Date?
         /// Retrainings finished and installed (over the root's life).
         public var completed: Int
@@ -63,7 +81,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case state, since, completed, succeeded, lastOK = "last_ok", lastError = "last_error", lastFinishedAt = "last_finished_at"
         }
-        public init(state: String, since: Date?, completed: Int, succeeded: Int, lastOK: Bool?, lastError: String?, lastFinishedAt: Date?) {
+        public init(state: State, since: Date?, completed: Int, succeeded: Int, lastOK: Bool?, lastError: String?, lastFinishedAt: Date?) {
             self.state = state; self.since = since; self.completed = completed; self.succeeded = succeeded
             self.lastOK = lastOK; self.lastError = lastError; self.lastFinishedAt = lastFinishedAt
         }
@@ -77,7 +95,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case state, pid, root, startedAt = "started_at", updatedAt = "updated_at", queue, runningJob = "running_job"
-        case generator, retraining, delivered, failed, lastErrors = "last_errors"
+        case generator, retraining, delivered, failed, lastErrors = "last_errors", problems
     }
 
     public mutating func recordError(_ message: String, job: String?, now: Date = Date()) {
@@ -112,12 +130,15 @@ public enum StatusFile {
     /// Live counts from the folders (the truth), for `dnd status` even when no daemon runs.
     public static func liveCounts(layout: RootLayout) -> [String: Int] {
         var c = JobQueue(layout: layout).counts()
-        c["inbox"] = Rename.names(layout.inbox).filter { !JobName.isIgnoredInboxName($0) }.count
+        c["inbox"] = FolderCount.entries(layout.inbox) { !JobName.isIgnoredInboxName($0) }
         return c
     }
 
     /// The human-readable report of `dnd status`.
-    public static func render(_ status: DaemonStatus?, live: [String: Int], running: Bool, layout: RootLayout, now: Date = Date()) -> String {
+    /// `problems`: what a check made now says is missing (`dnd status` asks the worker when no daemon runs); shown
+    /// with those of a start that failed on them.
+    public static func render(_ status: DaemonStatus?, live: [String: Int], running: Bool, layout: RootLayout, problems: [String] = [],
+                              now: Date = Date()) -> String {
         let iso = ISO8601DateFormatter()
         func ago(_ d: Date) -> String {
             let s = Int(now.timeIntervalSince(d))
@@ -125,17 +146,20 @@ public enum StatusFile {
         }
         var out = "root: \(layout.root.path)\n"
         if running, let status {
-            out += "daemon: \(status.state), pid \(status.pid), up since \(iso.string(from: status.startedAt)) (status \(ago(status.updatedAt)))\n"
+            out += "daemon: \(status.state.rawValue), pid \(status.pid), up since \(iso.string(from: status.startedAt)) (status \(ago(status.updatedAt)))\n"
         } else if let status {
-            out += "daemon: not running (last seen \(status.state) at \(iso.string(from: status.updatedAt)))\n"
+            out += "daemon: not running (last seen \(status.state.rawValue) at \(iso.string(from: status.updatedAt)))\n"
         } else {
             out += "daemon: not running, never ran on this root\n"
         }
+        var missing = running ? [] : (status?.state == .unusable ? status?.problems ?? [] : [])
+        for p in problems where !missing.contains(p) { missing.append(p) }
+        for p in missing { out += "CANNOT SERVE: \(DaemonLogHandler.printable(p))\n" }
         let keys = ["inbox", "queued", "running", "done", "failed", "outbox"]
         out += "queue: " + keys.map { "\($0) \(live[$0] ?? 0)" }.joined(separator: ", ") + "\n"
         guard let status else { return out }
         if running, let j = status.runningJob {
-            out += "running job: \(j.job) (\(j.file)), started \(ago(j.startedAt)), generator \(j.generator)\n"
+            out += "running job: \(j.job) (\(DaemonLogHandler.printable(j.file))), started \(ago(j.startedAt)), generator \(j.generator)\n"
         } else {
             out += "running job: none\n"
         }
@@ -147,7 +171,7 @@ public enum StatusFile {
             out += "generator: none (add checkpoints to \(layout.checkpoints.path) or run `dnd train`); jobs wait in the queue\n"
         }
         let r = status.retraining
-        var line = "retraining: \(r.state)"
+        var line = "retraining: \(r.state.rawValue)"
         if let since = r.since { line += " since \(ago(since))" }
         line += ", \(r.completed) finished (\(r.succeeded) installed)"
         if let ok = r.lastOK, let at = r.lastFinishedAt {
@@ -160,7 +184,7 @@ public enum StatusFile {
         } else {
             out += "last errors:\n"
             for e in status.lastErrors.suffix(5) {
-                out += "  \(iso.string(from: e.time))\(e.job.map { " [\($0)]" } ?? "") \(e.message)\n"
+                out += "  \(iso.string(from: e.time))\(e.job.map { " [\($0)]" } ?? "") \(DaemonLogHandler.printable(e.message))\n"
             }
         }
         return out

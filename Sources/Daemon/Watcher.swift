@@ -103,23 +103,65 @@ public final class Watcher: @unchecked Sendable {
     }
 }
 
-/// Which inbox entries are complete and may be claimed: the scanner's rules, kept apart from inotify so they are
-/// testable. A regular file is ready when inotify said so, when it was there at start-up, or when a rescan has seen it
-/// unchanged for `settleSeconds` (the safety net for missed events). Links, FIFOs, sockets and devices are ready at
-/// once (they cannot be half-written, and they are refused anyway); folders must settle like files.
+/// Which inbox entries are complete and may be claimed, in the order to claim them: the scanner's rules, kept apart
+/// from inotify so they are testable. A regular file is ready when inotify said so, when it was there at start-up, or
+/// when a rescan has seen it unchanged for `settleSeconds` (the safety net for missed events). Links, FIFOs, sockets
+/// and devices are ready at once (they cannot be half-written, and they are refused anyway); folders must settle like
+/// files.
+///
+/// Ready names wait in a first-in, first-out list: an inotify report is queued in O(1) and `next()` takes the oldest,
+/// so claiming a flood never lists the inbox; only `rescan` (start-up, and every rescan_seconds) does.
 public struct InboxReadiness: Sendable {
     public var settleSeconds: Double
     private var ready: Set<String> = []
     private var seen: [String: (signature: String, since: Date)] = [:]
     private var startupDone = false
+    /// Names to claim, oldest first (`head` is the next); `waiting` holds the same names, for O(1) membership.
+    private var order: [String] = []
+    private var head = 0
+    private var waiting: Set<String> = []
 
     public init(settleSeconds: Double) { self.settleSeconds = settleSeconds }
 
-    /// inotify reported `name` complete.
-    public mutating func markReady(_ name: String) { ready.insert(name) }
+    /// inotify reported `name` complete: it waits to be claimed (unless it is a name dnd leaves alone).
+    public mutating func markReady(_ name: String) {
+        guard !JobName.isIgnoredInboxName(name) else { return }
+        ready.insert(name)
+        enqueue(name)
+    }
 
     /// Forgets `name` (claimed or gone).
-    public mutating func forget(_ name: String) { ready.remove(name); seen[name] = nil }
+    public mutating func forget(_ name: String) { ready.remove(name); seen[name] = nil; waiting.remove(name) }
+
+    /// True when a name waits to be claimed.
+    public var hasWaiting: Bool { !waiting.isEmpty }
+
+    /// How many names wait to be claimed.
+    public var waitingCount: Int { waiting.count }
+
+    /// The oldest name waiting to be claimed (it stays known as ready until `forget`), or nil.
+    public mutating func next() -> String? {
+        while head < order.count {
+            let name = order[head]
+            head += 1
+            if head > 1024 && head * 2 > order.count { order.removeFirst(head); head = 0 }
+            if waiting.remove(name) != nil { return name }
+        }
+        return nil
+    }
+
+    /// Lists the inbox (start-up and the periodic rescan): every entry that may be claimed now joins the names
+    /// waiting, in arrival order. Returns how many joined.
+    @discardableResult
+    public mutating func rescan(_ inbox: URL, now: Date = Date()) -> Int {
+        var n = 0
+        for name in candidates(in: inbox, now: now) where !waiting.contains(name) { enqueue(name); n += 1 }
+        return n
+    }
+
+    private mutating func enqueue(_ name: String) {
+        if waiting.insert(name).inserted { order.append(name) }
+    }
 
     /// The entries of `inbox` that may be claimed now, in arrival order (mtime, then name). The first call marks
     /// everything present as ready (files there at start-up are taken).

@@ -71,7 +71,7 @@ public struct FakeWorker: JobWorker {
         let report: [String: Any] = [
             "job": job.name, "file": job.fileName, "prompts": job.records.count,
             "generator": ["identity": generator.info.identity, "datasets": generator.info.datasets],
-            "evaluation": evaluation,
+            "evaluation": evaluation, "warnings": job.warnings.map(\.description),
         ]
         try AtomicFile.write(JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]),
                              to: output.appendingPathComponent("report.json"))

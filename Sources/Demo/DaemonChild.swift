@@ -47,7 +47,7 @@ public final class DaemonChild {
             if !process.isRunning {
                 throw DNDError("`dnd serve` exited with status \(process.terminationStatus) before it was ready; its log (\(log.path)) ends with:\n\(logTail())")
             }
-            if let s = try? StatusFile.read(layout: layout), s.pid == pid, s.state == "running" { return }
+            if let s = try? StatusFile.read(layout: layout), s.pid == pid, s.state == .running { return }
             usleep(50_000)
         }
         throw DNDError("`dnd serve` was not ready after \(Int(timeout)) s; see its log \(log.path):\n\(logTail())")

@@ -20,9 +20,10 @@ public enum Rename {
         return renameat2(AT_FDCWD, a.path, AT_FDCWD, b.path, exchangeFlag) == 0
     }
 
-    /// Moves `from` to `to` atomically, never replacing an existing `to` (RENAME_NOREPLACE), then fsyncs both parent
-    /// folders so the move survives a crash. Links, FIFOs and folders are moved themselves, never followed.
-    public static func move(_ from: URL, to: URL) throws {
+    /// Moves `from` to `to` atomically, never replacing an existing `to` (RENAME_NOREPLACE), then (unless `sync` is
+    /// false: the caller fsyncs the folders itself, once for a batch) fsyncs both parent folders so the move survives a
+    /// crash. Links, FIFOs and folders are moved themselves, never followed.
+    public static func move(_ from: URL, to: URL, sync: Bool = true) throws {
         var rc: Int32 = -1
         var err: Int32 = 0
         if let renameat2 {
@@ -43,6 +44,7 @@ public enum Rename {
             }
             throw DNDError("\(from.path) → \(to.path): rename failed (\(String(cString: strerror(err))))")
         }
+        guard sync else { return }
         let a = from.deletingLastPathComponent(), b = to.deletingLastPathComponent()
         AtomicFile.syncDirectory(b)
         if a.standardizedFileURL.path != b.standardizedFileURL.path { AtomicFile.syncDirectory(a) }

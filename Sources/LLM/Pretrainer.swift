@@ -123,11 +123,11 @@ public enum Pretrainer {
             guard let arr = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else { throw DNDError("\(path): expected a JSON array of records") }
             items = arr.enumerated().map { ($0 + 1, $1) }
         } else {
-            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let t = line.trimmingCharacters(in: .whitespaces)
+            for line in LineSplitter.lines(of: data) {  // LF, CRLF or CR
+                let t = String(decoding: line.bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if t.isEmpty { continue }
-                guard let o = try? JSONSerialization.jsonObject(with: Data(t.utf8)) else { throw DNDError("\(path): line \(i + 1) is not valid JSON") }
-                items.append((i + 1, o))
+                guard let o = try? JSONSerialization.jsonObject(with: Data(t.utf8)) else { throw DNDError("\(path): line \(line.number) is not valid JSON") }
+                items.append((line.number, o))
             }
         }
         var docs: [String] = []

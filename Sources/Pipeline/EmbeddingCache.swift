@@ -1,10 +1,17 @@
 import Foundation
 import SafeTensors
 import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Token-level hidden states `[L, H]` and the pooled embedding `[H]` of each prompt, computed once and kept
 /// under `state/embeddings/`, keyed by SHA-256 of (encoder identity, L, prompt text). Bounded in bytes: the
 /// least recently used entries are evicted first (use refreshes an entry's modification time).
+///
+/// Opening a cache costs nothing per entry: what the folder holds is indexed once per process (`Index`, shared by
+/// every cache on the same folder, updated as entries are stored, used and evicted), so a job's cost does not grow
+/// with the cache.
 public final class EmbeddingCache: @unchecked Sendable {
     public let folder: URL
     public let encoderIdentity: String
@@ -12,22 +19,23 @@ public final class EmbeddingCache: @unchecked Sendable {
     public let maxBytes: Int
     public private(set) var hits = 0
     public private(set) var misses = 0
-    var totalBytes: Int
+    let index: Index
 
     /// Encodes a batch of texts: returns hidden `[n, length, H]` and pooled `[n, H]`.
     public typealias Encode = ([String]) throws -> (hidden: Tensor, pooled: Tensor)
 
     public init(folder: URL, encoderIdentity: String, length: Int, maxBytes: Int = 2 << 30) throws {
         self.folder = folder; self.encoderIdentity = encoderIdentity; self.length = length; self.maxBytes = maxBytes
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        totalBytes = EmbeddingCache.entries(in: folder).reduce(0) { $0 + $1.size }
+        try Rename.makeFolder(folder)
+        index = Index.shared(folder)
     }
 
     func key(_ prompt: String) -> String { Hashing.sha256Hex(parts: [encoderIdentity, String(length), prompt]) }
 
-    func url(_ key: String) -> URL {
-        folder.appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key + ".safetensors")
-    }
+    /// The entry's path relative to `folder`: `<2 hex>/<key>.safetensors`.
+    static func relativePath(_ key: String) -> String { String(key.prefix(2)) + "/" + key + ".safetensors" }
+
+    func url(_ key: String) -> URL { folder.appendingPathComponent(EmbeddingCache.relativePath(key)) }
 
     /// Embeds `prompts`, reading what the cache holds and encoding the rest (in one call to `encode`).
     /// Returns hidden `[N, L, H]` and pooled `[N, H]` in the order of `prompts`.
@@ -36,11 +44,13 @@ public final class EmbeddingCache: @unchecked Sendable {
         var pooled: [Tensor?] = Array(repeating: nil, count: prompts.count)
         var missing: [Int] = []
         for (i, p) in prompts.enumerated() {
-            let u = url(key(p))
+            let k = key(p)
+            let u = url(k)
             if let f = try? SafeTensorsFile(url: u), let h = try? f.tensor("hidden"), let q = try? f.tensor("pooled"), h.shape.first == length {
                 // Copy out of the mapping so entries can be evicted while the caller holds the tensors.
                 hidden[i] = h.map { $0 }; pooled[i] = q.map { $0 }
-                utimes(u.path, nil)
+                utimes(u.path, nil)  // the on-disk order of use, for the next process's index
+                index.used(EmbeddingCache.relativePath(k))
                 hits += 1
             } else {
                 missing.append(i)
@@ -66,35 +76,109 @@ public final class EmbeddingCache: @unchecked Sendable {
     }
 
     func store(_ prompt: String, hidden: Tensor, pooled: Tensor) throws {
-        let u = url(key(prompt))
-        try FileManager.default.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let k = key(prompt)
+        let u = url(k)
+        try Rename.makeFolder(u.deletingLastPathComponent())
         try SafeTensorsWriter.write(["hidden": hidden, "pooled": pooled], to: u, metadata: ["encoder": encoderIdentity])
-        totalBytes += (try? FileManager.default.attributesOfItem(atPath: u.path)[.size] as? Int) ?? 0
-    }
-
-    static func entries(in folder: URL) -> [(url: URL, size: Int, date: Date)] {
-        let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey]
-        guard let e = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: keys, options: [.skipsHiddenFiles]) else { return [] }
-        var out: [(URL, Int, Date)] = []
-        for case let u as URL in e where u.pathExtension == "safetensors" {
-            let v = try? u.resourceValues(forKeys: Set(keys))
-            out.append((u, v?.fileSize ?? 0, v?.contentModificationDate ?? .distantPast))
-        }
-        return out
+        var st = stat()
+        if lstat(u.path, &st) == 0 { index.stored(EmbeddingCache.relativePath(k), bytes: Int(st.st_size)) }
     }
 
     /// Removes least recently used entries until the cache is at most 90% of `maxBytes`.
-    public func evictIfNeeded() throws {
-        guard totalBytes > maxBytes else { return }
-        let all = EmbeddingCache.entries(in: folder).sorted { $0.date < $1.date }
-        var total = all.reduce(0) { $0 + $1.size }
-        for e in all where total > maxBytes * 9 / 10 {
-            try? FileManager.default.removeItem(at: e.url)
-            total -= e.size
-        }
-        totalBytes = total
-    }
+    public func evictIfNeeded() throws { index.evict(maxBytes: maxBytes) }
 
     /// Bytes currently held.
-    public var bytes: Int { totalBytes }
+    public var bytes: Int { index.totalBytes }
+
+    /// How many times the folder was walked to build or refresh its index (once per process, and once more each time
+    /// the size bound is reached).
+    public var walks: Int { index.walks }
+}
+
+extension EmbeddingCache {
+    /// What a cache folder holds (entry sizes and last use), in memory, shared by every `EmbeddingCache` on that
+    /// folder in this process; calls may come from several threads (a job and a retraining). Built by one walk of
+    /// the folder with plain `lstat` calls; walked again only when eviction is due, so entries written or removed by
+    /// another process are counted before anything is evicted.
+    final class Index: @unchecked Sendable {
+        struct Entry { var bytes: Int; var lastUse: Int }
+
+        let folder: URL
+        private let lock = NSLock()
+        private var entries: [String: Entry] = [:]
+        private var total = 0
+        private var walkCount = 0
+
+        private static let registryLock = NSLock()
+        nonisolated(unsafe) private static var registry: [String: Index] = [:]
+
+        /// The index of `folder`, built at the first call in this process.
+        static func shared(_ folder: URL) -> Index {
+            let path = folder.standardizedFileURL.path
+            registryLock.lock(); defer { registryLock.unlock() }
+            if let i = registry[path] { return i }
+            let i = Index(folder: folder.standardizedFileURL)
+            i.lock.lock(); i.walk(); i.lock.unlock()
+            registry[path] = i
+            return i
+        }
+
+        init(folder: URL) { self.folder = folder }
+
+        var totalBytes: Int { lock.lock(); defer { lock.unlock() }; return total }
+        var walks: Int { lock.lock(); defer { lock.unlock() }; return walkCount }
+
+        static func now() -> Int {
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+        }
+
+        func used(_ path: String) {
+            lock.lock(); defer { lock.unlock() }
+            let t = Index.now()
+            if entries[path] != nil { entries[path]!.lastUse = t }
+        }
+
+        func stored(_ path: String, bytes: Int) {
+            lock.lock(); defer { lock.unlock() }
+            total += bytes - (entries[path]?.bytes ?? 0)
+            entries[path] = Entry(bytes: bytes, lastUse: Index.now())
+        }
+
+        /// Re-reads the folder: `<2 hex>/<key>.safetensors` entries, their sizes and modification times. Lock held.
+        private func walk() {
+            walkCount += 1
+            var fresh: [String: Entry] = [:]
+            var sum = 0
+            for sub in Rename.names(folder) where !sub.hasPrefix(".") {
+                let dir = folder.appendingPathComponent(sub)
+                for name in Rename.names(dir) where name.hasSuffix(".safetensors") && !name.hasPrefix(".") {
+                    var st = stat()
+                    guard lstat(dir.appendingPathComponent(name).path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+                    let path = sub + "/" + name
+                    // A use in this process since the last walk is newer than anything on disk says.
+                    let onDisk = st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec
+                    fresh[path] = Entry(bytes: Int(st.st_size), lastUse: max(onDisk, entries[path]?.lastUse ?? 0))
+                    sum += Int(st.st_size)
+                }
+            }
+            entries = fresh
+            total = sum
+        }
+
+        /// When over `maxBytes`: walks the folder again, then removes the least recently used entries until at most
+        /// 90% of `maxBytes` is held.
+        func evict(maxBytes: Int) {
+            lock.lock(); defer { lock.unlock() }
+            guard total > maxBytes else { return }
+            walk()
+            guard total > maxBytes else { return }
+            for (path, e) in entries.sorted(by: { ($0.value.lastUse, $0.key) < ($1.value.lastUse, $1.key) }) where total > maxBytes * 9 / 10 {
+                unlink(folder.appendingPathComponent(path).path)
+                entries[path] = nil
+                total -= e.bytes
+            }
+        }
+    }
 }

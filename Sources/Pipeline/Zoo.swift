@@ -71,21 +71,36 @@ public struct Zoo: Sendable {
         return Zoo(root: root, datasets: datasets, reference: ref, warnings: warnings)
     }
 
-    /// SHA-256 over every file's relative path, size and modification time under `root` (dot-files excluded):
-    /// changes whenever a checkpoint or prompt file is added, removed or rewritten.
+    /// The fingerprint of a zoo with no file in it: nothing to train on.
+    public static let emptyFingerprint = "empty"
+
+    /// The one fingerprint of `checkpoints/` (the daemon's retraining trigger, the training's resume key, the
+    /// generator's record of its zoo): SHA-256 over every regular file's relative path, size and modification time
+    /// under `root`, hidden files and folders skipped, links not followed. It changes whenever a checkpoint or prompt
+    /// file is added, removed or rewritten; `emptyFingerprint` when there is no file. Plain `lstat` calls (no owner or
+    /// group look-ups), so a large zoo is cheap to fingerprint at every rescan.
     public static func fingerprint(_ root: URL) -> String {
-        let fm = FileManager.default
-        guard let e = fm.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey],
-                                    options: [.skipsHiddenFiles]) else { return "empty" }
         var rows: [String] = []
-        let base = root.standardizedFileURL.path
-        for case let url as URL in e {
-            guard let v = try? url.resourceValues(forKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]),
-                  v.isRegularFile == true else { continue }
-            let rel = String(url.standardizedFileURL.path.dropFirst(base.count))
-            let t = v.contentModificationDate?.timeIntervalSince1970 ?? 0
-            rows.append("\(rel)\t\(v.fileSize ?? 0)\t\(String(format: "%.6f", t))")
+        func walk(_ dir: URL, _ rel: String, depth: Int) {
+            guard depth < 32 else { return }
+            for name in Rename.names(dir) where !name.hasPrefix(".") {
+                let url = dir.appendingPathComponent(name)
+                var st = stat()
+                guard lstat(url.path, &st) == 0 else { continue }
+                let path = rel + "/" + name
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: walk(url, path, depth: depth + 1)
+                case S_IFREG:
+                    // The seconds as Foundation's file dates give them (the text of the fingerprint predates this walk).
+                    let t = Date(timeIntervalSinceReferenceDate: (Double(st.st_mtim.tv_sec) - Date.timeIntervalBetween1970AndReferenceDate)
+                                 + Double(st.st_mtim.tv_nsec) / 1e9).timeIntervalSince1970
+                    rows.append("\(path)\t\(st.st_size)\t\(String(format: "%.6f", t))")
+                default: continue
+                }
+            }
         }
+        walk(root, "", depth: 0)
+        guard !rows.isEmpty else { return emptyFingerprint }
         return Hashing.sha256Hex(parts: rows.sorted())
     }
 

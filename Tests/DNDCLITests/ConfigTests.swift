@@ -11,7 +11,7 @@ final class ConfigTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "# root: \(root.standardizedFileURL.path) (from --root)")
         let keys = lines.filter { !$0.hasPrefix("#") }.map { String($0.prefix { $0 != " " }) }
-        XCTAssertEqual(keys, ["max_file_bytes", "max_prompts", "max_prompt_chars", "max_queue", "debounce_seconds", "rescan_seconds",
+        XCTAssertEqual(keys, ["max_file_bytes", "max_prompts", "max_prompt_chars", "max_record_bytes", "max_queue", "debounce_seconds", "rescan_seconds",
                               "settle_seconds", "base_model", "evaluation", "retrain", "stop_grace_seconds", "keep_done_days", "watchdog"])
         XCTAssertTrue(lines.contains { $0.hasPrefix("max_queue = 5 ") && $0.hasSuffix("# most jobs queued at once; further files wait in inbox/; default 1000 (set in config.toml)") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("debounce_seconds = 30 ") && $0.hasSuffix("; default 30") }, r.stdout)

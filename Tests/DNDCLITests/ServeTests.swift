@@ -1,3 +1,4 @@
+import Daemon
 import DaemonTestSupport
 import DNDTestSupport
 import Foundation
@@ -5,6 +6,7 @@ import LoRA
 import Pipeline
 import Prompts
 import TensorCore
+import Workspace
 import XCTest
 
 /// The real `dnd serve` (pipeline worker) on a root trained with `dnd train`, with the tiny-qwen2 fixture as base model.
@@ -100,5 +102,30 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(daemon.log.components(separatedBy: "retraining started").count - 1, 1, daemon.log)
         daemon.signal(SIGTERM)
         XCTAssertEqual(daemon.waitForExit(timeout: 30), 0, daemon.log)
+    }
+
+    /// Issue 15.5: a daemon without its encoder says so at start-up, in `dnd status` and by never sending READY; it
+    /// takes no file (none lands in failed/) and exits 78, which the unit does not restart in a loop.
+    func testAMissingEncoderIsSaidAtStartUpInStatusAndByNoReady() throws {
+        let root = TestSupport.temporaryDirectory("dnd-serve-noenc")
+        let layout = RootLayout(root: root)
+        try layout.prepare()
+        try PromptFile.write([PromptRecord(prompt: "waiting", line: 1)], to: layout.inbox.appendingPathComponent("waiting.jsonl"))
+        let sock = NotifySocket(path: root.appendingPathComponent("notify").path)
+        let daemon = try DaemonProcess(root: root, environment: ["NOTIFY_SOCKET": sock.path],
+                                       daemon: DaemonUnderTest(binary: TestSupport.dndBinary, arguments: ["serve", "--encoder", "/nonexistent/encoder"]))
+        defer { daemon.killHard() }
+        XCTAssertEqual(daemon.waitForExit(timeout: 60), 78, daemon.log)
+        XCTAssertEqual(sock.receive(for: 0.3).filter { $0.contains("READY=1") }, [])
+        XCTAssertTrue(daemon.log.contains("cannot serve: the sentence encoder is missing or unusable: /nonexistent/encoder: no such encoder folder"), daemon.log)
+        let status = try XCTUnwrap(try StatusFile.read(layout: layout))
+        XCTAssertEqual(status.state, .unusable)
+        XCTAssertEqual(status.problems?.count, 1)
+        XCTAssertEqual(Rename.names(layout.inbox), ["waiting.jsonl"])
+        XCTAssertEqual(Rename.names(layout.failed), [])
+        let r = try TestSupport.runDND(["status", "--root", root.path, "--encoder", "/nonexistent/encoder"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("daemon: not running (last seen unusable at "), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "CANNOT SERVE: the sentence encoder is missing or unusable").count - 1, 1, r.stdout)
     }
 }

@@ -1,6 +1,7 @@
 import Daemon
 import DNDTestSupport
 import Foundation
+import Prompts
 import Workspace
 import XCTest
 
@@ -20,6 +21,7 @@ final class DaemonConfigTests: XCTestCase {
         max_file_bytes = 1000
         max_prompts = 5
         max_prompt_chars = 50
+        max_record_bytes = 900
         max_queue = 7
         debounce_seconds = 0.5
         rescan_seconds = 2
@@ -32,12 +34,12 @@ final class DaemonConfigTests: XCTestCase {
         watchdog = false
         """
         let (c, set) = try DaemonConfig.parse(text, origin: "config.toml")
-        XCTAssertEqual(set.count, 13)
+        XCTAssertEqual(set.count, 14)
         XCTAssertEqual(c.maxFileBytes, 1000); XCTAssertEqual(c.maxPrompts, 5); XCTAssertEqual(c.maxPromptChars, 50)
         XCTAssertEqual(c.maxQueue, 7); XCTAssertEqual(c.debounceSeconds, 0.5); XCTAssertEqual(c.rescanSeconds, 2)
         XCTAssertEqual(c.settleSeconds, 0); XCTAssertEqual(c.baseModel, "models/qwen"); XCTAssertEqual(c.evaluation, .off)
         XCTAssertFalse(c.retrain); XCTAssertEqual(c.stopGraceSeconds, 3); XCTAssertEqual(c.keepDoneDays, 0); XCTAssertFalse(c.watchdog)
-        XCTAssertEqual(c.limits.maxPrompts, 5)
+        XCTAssertEqual(c.limits, PromptLimits(maxFileBytes: 1000, maxPrompts: 5, maxPromptChars: 50, maxRecordBytes: 900))
         let layout = RootLayout(root: URL(fileURLWithPath: "/r"))
         XCTAssertEqual(c.baseModelFolder(layout)?.path, "/r/models/qwen")
         // Every key is documented, in the same set as the decoder knows.
@@ -51,7 +53,7 @@ final class DaemonConfigTests: XCTestCase {
             do { _ = try DaemonConfig.parse(text, origin: "/r/config.toml"); return "accepted" } catch { return "\(error)" }
         }
         XCTAssertEqual(message("max_prompt = 3"),
-                       "/r/config.toml: unknown key 'max_prompt'; known keys: max_file_bytes, max_prompts, max_prompt_chars, max_queue, debounce_seconds, rescan_seconds, settle_seconds, base_model, evaluation, retrain, stop_grace_seconds, keep_done_days, watchdog (see `dnd config`)")
+                       "/r/config.toml: unknown key 'max_prompt'; known keys: max_file_bytes, max_prompts, max_prompt_chars, max_record_bytes, max_queue, debounce_seconds, rescan_seconds, settle_seconds, base_model, evaluation, retrain, stop_grace_seconds, keep_done_days, watchdog (see `dnd config`)")
         XCTAssertEqual(message("max_prompts = \"many\""), "/r/config.toml: `max_prompts` must be an integer, e.g. max_prompts = 100000")
         XCTAssertEqual(message("max_queue = 0"), "/r/config.toml: `max_queue` = 0 must be at least 1")
         XCTAssertEqual(message("debounce_seconds = -1"), "/r/config.toml: `debounce_seconds` = -1 must be at least 0")

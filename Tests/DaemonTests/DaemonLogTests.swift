@@ -32,4 +32,13 @@ final class DaemonLogTests: XCTestCase {
         XCTAssertTrue(out.hasSuffix("Z WARNING queue full\n"), out)
         XCTAssertEqual(out.filter { $0 == "\n" }.count, 1)
     }
+
+    /// Issue 15.6: control characters from file names never reach the journal raw.
+    func testControlCharactersAreEscaped() {
+        let h = DaemonLogHandler(label: "dnd", level: .info, environment: ["JOURNAL_STREAM": "8:123"])
+        let logger = Logger(label: "dnd") { _ in h }
+        let out = captureStderr { logger.info("claimed \u{1B}[31mred\u{7}\u{9B}x\ty.jsonl as job red") }
+        XCTAssertEqual(out, "<6>claimed \\x1b[31mred\\x07\\x9bx\ty.jsonl as job red\n")
+        XCTAssertEqual(DaemonLogHandler.printable("plain é 日本"), "plain é 日本")
+    }
 }

@@ -50,7 +50,7 @@ final class DaemonTests: XCTestCase {
         processes.append(p)
         let ok = waitUntil(timeout: 20) {
             guard let s = try? StatusFile.read(layout: layout) else { return false }
-            return s.pid == p.pid && s.state == "running"
+            return s.pid == p.pid && s.state == .running
         }
         XCTAssertTrue(ok, "the daemon did not start:\n\(p.log)")
         return p
@@ -106,7 +106,11 @@ final class DaemonTests: XCTestCase {
         for i in 0..<4 { good["lines-\(i).txt"] = Data("first line \(i)\n\nsecond line \(i)\n".utf8) }
         good["Données d’été 01.jsonl"] = prompts(100)
         good["my prompts (copy).noeval.jsonl"] = prompts(101)
-        XCTAssertEqual(good.count, 40)
+        // Windows line endings, and a prompt over max_prompt_chars (cut, with a warning): delivered.
+        good["windows.jsonl"] = Data("{\"prompt\":\"crlf one\"}\r\n{\"prompt\":\"crlf two\"}\r\n".utf8)
+        good["windows.txt"] = Data("line one\r\nline two\r\nline three".utf8)
+        good["toolong.txt"] = Data(String(repeating: "y", count: 300).utf8)
+        XCTAssertEqual(good.count, 43)
         let outside = root.deletingLastPathComponent().appendingPathComponent("outside.jsonl")
         try prompts(999).write(to: outside)
         let bad: [String: Data] = [
@@ -115,7 +119,7 @@ final class DaemonTests: XCTestCase {
             "binary.jsonl": Data([0x7b, 0x00, 0x01, 0xff, 0xfe, 0x00, 0x42]),
             "oversize.jsonl": Data(repeating: UInt8(ascii: "x"), count: 5000),
             "noprompt.jsonl": Data("{\"text\":\"hello\"}\n".utf8),
-            "toolong.txt": Data(String(repeating: "y", count: 300).utf8),
+            "table.csv": Data("prompt\nhello\n".utf8),
             "latin1.txt": Data([0x63, 0x61, 0x66, 0xe9, 0x0a]),
         ]
         let ignored: [String: Data] = [".hidden.jsonl": prompts(1), "draft.jsonl~": prompts(2), ".draft.jsonl.swp": prompts(3),
@@ -133,14 +137,14 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(rename(folder.path, layout.inbox.appendingPathComponent("folder.jsonl").path), 0)
 
         let expectedFailed = 10
-        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox).count + names(layout.failed).count >= 50 },
+        XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox).count + names(layout.failed).count >= 53 },
                       "outbox \(names(layout.outbox).count), failed \(names(layout.failed).count)")
         Thread.sleep(forTimeInterval: 1.0)  // a rescan or two more: nothing may be delivered twice
         XCTAssertTrue(p.isRunning, "bad input stopped the daemon")
 
         // Every good file exactly once, each with a valid adapter.
         let delivered = try deliveries()
-        XCTAssertEqual(delivered.count, 40)
+        XCTAssertEqual(delivered.count, 43)
         XCTAssertEqual(delivered.map(\.file).sorted(), good.keys.sorted())
         for d in delivered {
             let adapter = try LoRAAdapter(folder: layout.outbox.appendingPathComponent(d.job))
@@ -148,6 +152,11 @@ final class DaemonTests: XCTestCase {
             XCTAssertEqual(d.generator, scenario.initialIdentity)
         }
         XCTAssertEqual(Set(delivered.map(\.job)).intersection(["Données_d_été_01", "my_prompts_copy", "good-00", "arr-0", "lines-3"]).count, 5)
+        func job(_ file: String) -> String { delivered.first { $0.file == file }!.job }  // windows and windows-2, in either order
+        XCTAssertEqual(try report(job("windows.jsonl"))["prompts"] as? Int, 2)
+        XCTAssertEqual(try report(job("windows.txt"))["prompts"] as? Int, 3)
+        XCTAssertEqual(try report("toolong")["warnings"] as? [String],
+                       ["line 1: the prompt has 300 characters, over max_prompt_chars = 200: only its first 200 are used"])
 
         // Every bad one in failed/<job>/ with the original untouched and error.json saying what and where.
         XCTAssertEqual(names(layout.failed).count, expectedFailed)
@@ -168,9 +177,10 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(whats["oversize.jsonl"]?.what, "the file is 5000 bytes, over the limit of 4096 bytes")
         XCTAssertEqual(whats["oversize.jsonl"]?.fix, "split the file or raise max_file_bytes in config.toml")
         XCTAssertEqual(whats["noprompt.jsonl"]?.what, "no \"prompt\" field (fields: text)")
-        XCTAssertEqual(whats["toolong.txt"]?.what, "the prompt has 300 characters, over the limit of 200")
+        XCTAssertEqual(whats["table.csv"]?.what, "unsupported file type (.csv)")
         XCTAssertEqual(whats["latin1.txt"]?.what, "not valid UTF-8 text")
-        XCTAssertEqual(whats["link.jsonl"]?.what, "it is a symbolic link, and dnd never follows links out of the inbox")
+        XCTAssertEqual(whats["latin1.txt"]?.where, "line 1")
+        XCTAssertEqual(whats["link.jsonl"]?.what, "it is a symbolic link, and dnd never follows links")
         XCTAssertEqual(whats["fifo.jsonl"]?.what, "it is a FIFO (named pipe), not a regular file")
         XCTAssertEqual(whats["folder.jsonl"]?.what, "it is a folder, not a regular file")
         XCTAssertTrue(whats.values.allSatisfy { $0.kind == .input })
@@ -183,9 +193,9 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(names(layout.inbox).sorted(), ignored.keys.sorted())
         assertQuiescent()
         let s = try status()
-        XCTAssertEqual(s.delivered, 40)
+        XCTAssertEqual(s.delivered, 43)
         XCTAssertEqual(s.failed, 10)
-        XCTAssertEqual(s.queue["outbox"], 40)
+        XCTAssertEqual(s.queue["outbox"], 43)
         XCTAssertEqual(s.queue["failed"], 10)
     }
 
@@ -301,6 +311,8 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue(p.log.contains("no generator yet: 1 job(s) wait; add checkpoints to \(layout.checkpoints.path) or run `dnd train`"), p.log)
         try scenario.addDataset(layout.checkpoints, "first")
         XCTAssertTrue(waitUntil(timeout: 60) { names(layout.outbox) == ["early"] }, p.log)
+        // status.json is written at most once per tick (a flood changes it hundreds of times a second).
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? status())?.generator != nil })
         let identity = try XCTUnwrap(try status().generator?.identity)
         XCTAssertEqual(try deliveries().map(\.generator), [identity])
         XCTAssertEqual(try status().generator?.datasets, ["first"])
@@ -338,7 +350,7 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(p.waitForExit(timeout: 10), 0, p.log)
         XCTAssertEqual(names(layout.queued), ["long"])  // re-queued, not lost
         XCTAssertEqual(names(layout.outbox), [])
-        XCTAssertEqual(try status().state, "stopped")
+        XCTAssertEqual(try status().state, .stopped)
         XCTAssertTrue(p.log.contains("job long did not finish within stop_grace_seconds=0.2; re-queued"), p.log)
         try start()
         XCTAssertTrue(waitUntil(timeout: 20) { names(layout.outbox) == ["long"] })

@@ -83,24 +83,14 @@ final class RetrainerTests: XCTestCase {
         XCTAssertEqual(r.tick(now: t0 + 1, rescan: false) { "B" }, "B")
     }
 
-    func testFingerprintSeesAddedChangedAndRemovedFilesButNotHiddenOnes() throws {
-        let dir = TestSupport.temporaryDirectory("dnd-zoo")
-        XCTAssertEqual(Retrainer.fingerprint(dir), Retrainer.emptyFingerprint)
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("ds/ckpt"), withIntermediateDirectories: true)
-        XCTAssertEqual(Retrainer.fingerprint(dir), Retrainer.emptyFingerprint)  // folders alone hold nothing to train on
-        try Data("a".utf8).write(to: dir.appendingPathComponent("ds/prompts.jsonl"))
-        let f1 = Retrainer.fingerprint(dir)
-        XCTAssertNotEqual(f1, Retrainer.emptyFingerprint)
-        try Data("x".utf8).write(to: dir.appendingPathComponent("ds/.rsync-tmp"))
-        try Data("x".utf8).write(to: dir.appendingPathComponent("ds/ckpt/w.safetensors.part"))
-        XCTAssertEqual(Retrainer.fingerprint(dir), f1)
-        try Data("bb".utf8).write(to: dir.appendingPathComponent("ds/prompts.jsonl"))
-        let f2 = Retrainer.fingerprint(dir)
-        XCTAssertNotEqual(f2, f1)
-        try Data("c".utf8).write(to: dir.appendingPathComponent("ds/ckpt/adapter_config.json"))
-        XCTAssertNotEqual(Retrainer.fingerprint(dir), f2)
-        try FileManager.default.removeItem(at: dir.appendingPathComponent("ds/ckpt/adapter_config.json"))
-        XCTAssertEqual(Retrainer.fingerprint(dir), f2)
+    func testARecordWithAnOldFingerprintIsRebaselinedNotRetrained() {
+        var record = RetrainRecord()
+        record.generator = "g1"
+        record.trainedFingerprint = "0123456789abcdef"  // 64-bit FNV-1a, before the fingerprint was unified
+        var r = Retrainer(record: record, debounceSeconds: 0, enabled: true)
+        r.adopt(generator: "g1", fingerprint: "B")
+        XCTAssertEqual(r.record.trainedFingerprint, "B")
+        XCTAssertNil(r.tick(now: t0, rescan: true) { "B" })
     }
 
     func testRecordRoundTrip() throws {

@@ -6,10 +6,10 @@ import XCTest
 
 final class StatusFileTests: XCTestCase {
     func sample(now: Date) -> DaemonStatus {
-        var s = DaemonStatus(state: "running", pid: 42, root: "/r", startedAt: now - 3600, updatedAt: now - 1,
+        var s = DaemonStatus(state: .running, pid: 42, root: "/r", startedAt: now - 3600, updatedAt: now - 1,
                              queue: ["queued": 2], runningJob: .init(job: "a", file: "a b.jsonl", startedAt: now - 5, generator: "gen-1"),
                              generator: .init(identity: "gen-1", id: "gen-1", datasets: ["arc", "boolq"], trainedAt: Date(timeIntervalSince1970: 0)),
-                             retraining: .init(state: "waiting", since: now - 2, completed: 3, succeeded: 2, lastOK: false,
+                             retraining: .init(state: .waiting, since: now - 2, completed: 3, succeeded: 2, lastOK: false,
                                                lastError: "broken/prompts.jsonl: line 1: not valid JSON", lastFinishedAt: now - 600),
                              delivered: 7, failed: 1, lastErrors: [])
         for i in 0..<12 { s.recordError("e\(i)", job: i == 11 ? "j" : nil, now: Date(timeIntervalSince1970: Double(i))) }

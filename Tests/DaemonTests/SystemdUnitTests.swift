@@ -48,8 +48,25 @@ final class SystemdUnitTests: XCTestCase {
         let lines = Set(try String(contentsOf: SystemdUnitTests.unit, encoding: .utf8).split(separator: "\n").map(String.init))
         for expected in ["Type=notify", "NotifyAccess=main", "ExecStart=/usr/bin/dnd serve", "Restart=on-failure", "WatchdogSec=60",
                          "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX", "SystemCallFilter=@system-service",
-                         "MemoryDenyWriteExecute=yes", "WantedBy=default.target"] {
+                         "MemoryDenyWriteExecute=yes", "WantedBy=default.target", "RestartPreventExitStatus=78",
+                         "SystemCallFilter=~@privileged @resources", "KeyringMode=private", "UMask=0077", "CapabilityBoundingSet="] {
             XCTAssertTrue(lines.contains(expected), expected)
         }
+    }
+
+    /// Issue 15.6: `systemd-analyze security` rates the unit's exposure OK (3.4; it was 6.3 MEDIUM).
+    func testSystemdAnalyzeSecurityRatesTheUnitOK() throws {
+        let dir = TestSupport.temporaryDirectory("dnd-unit")
+        let runtime = dir.appendingPathComponent("runtime")
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let unit = dir.appendingPathComponent("dnd.service")
+        let text = try String(contentsOf: SystemdUnitTests.unit, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "ExecStart=/usr/bin/dnd", with: "ExecStart=\(TestSupport.dndBinary.path)").utf8).write(to: unit)
+        let (status, output) = try run(["systemd-analyze", "security", "--offline=yes", "--user", unit.path], environment: ["XDG_RUNTIME_DIR": runtime.path])
+        XCTAssertEqual(status, 0, output)
+        let line = try XCTUnwrap(output.split(separator: "\n").last { $0.contains("Overall exposure level") }, output)
+        let score = try XCTUnwrap(line.split(separator: " ").compactMap { Double($0) }.first, String(line))
+        print("systemd-analyze security: \(line)")
+        XCTAssertLessThanOrEqual(score, 3.5, String(line))
     }
 }

@@ -34,6 +34,26 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(Set(r.candidates(in: dir, now: t0 + 12)), ["done.jsonl", "link.jsonl", "fifo.jsonl"])
     }
 
+    func testReadyNamesWaitFirstInFirstOutWithoutListingTheInbox() throws {
+        var r = InboxReadiness(settleSeconds: 10)
+        for n in ["b.jsonl", "a.jsonl", ".hidden.jsonl", "draft.jsonl~", "b.jsonl", "c.jsonl"] { r.markReady(n) }
+        XCTAssertEqual(r.waitingCount, 3)  // ignored names never wait, a second report is one name
+        XCTAssertEqual(r.next(), "b.jsonl")
+        r.forget("b.jsonl")
+        r.forget("c.jsonl")  // gone before its turn
+        XCTAssertEqual(r.next(), "a.jsonl")
+        XCTAssertNil(r.next())
+        XCTAssertFalse(r.hasWaiting)
+        // The listing (start-up, rescans) adds what is there, once.
+        try Data("x".utf8).write(to: dir.appendingPathComponent("old.jsonl"))
+        XCTAssertEqual(r.rescan(dir), 1)
+        XCTAssertEqual(r.rescan(dir), 0)
+        XCTAssertEqual(r.next(), "old.jsonl")
+        for i in 0..<5000 { r.markReady("n\(i)") }
+        for i in 0..<5000 { XCTAssertEqual(r.next(), "n\(i)") }
+        XCTAssertNil(r.next())
+    }
+
     func testInotifyReportsCompletedFilesOnlyAndCheckpointChanges() throws {
         let inbox = dir.appendingPathComponent("inbox"), ckpt = dir.appendingPathComponent("checkpoints")
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)

@@ -46,4 +46,41 @@ final class EmbeddingCacheTests: XCTestCase {
         _ = try cache.embed(["prompt 0"], encode: encode)
         XCTAssertEqual(calls, [["prompt 0"]], "the oldest entry was evicted")
     }
+
+    /// Issue 15.4: opening a cache (once per job) does not walk the folder; only the first in the process does.
+    func testOpeningACacheCostsNoWalkOfItsEntries() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let first = try EmbeddingCache(folder: dir, encoderIdentity: "fake", length: 3)
+        for i in 0..<50 { _ = try first.embed(["prompt \(i)"], encode: encode) }
+        XCTAssertEqual(first.walks, 1)
+        for job in 0..<20 {
+            let cache = try EmbeddingCache(folder: dir, encoderIdentity: "fake", length: 3)
+            _ = try cache.embed(["prompt \(job)", "new \(job)"], encode: encode)
+            XCTAssertEqual(cache.hits, 1)
+            XCTAssertEqual(cache.walks, 1, "job \(job) walked the cache")
+        }
+        XCTAssertEqual(first.bytes, try folderBytes(dir), "the index follows stores")
+    }
+
+    /// Entries removed or added behind the index's back (another process) are counted before anything is evicted.
+    func testEvictionRereadsTheFolderFirst() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let cache = try EmbeddingCache(folder: dir, encoderIdentity: "fake", length: 3, maxBytes: 1500)
+        for i in 0..<3 { _ = try cache.embed(["prompt \(i)"], encode: encode) }
+        let other = try EmbeddingCache(folder: dir, encoderIdentity: "other", length: 3, maxBytes: 1 << 30)
+        for sub in try FileManager.default.contentsOfDirectory(atPath: dir.path) { try FileManager.default.removeItem(at: dir.appendingPathComponent(sub)) }
+        XCTAssertGreaterThan(other.bytes, 0, "stale until the next walk")
+        for i in 3..<12 { _ = try cache.embed(["prompt \(i)"], encode: encode) }
+        XCTAssertEqual(cache.bytes, try folderBytes(dir))
+        XCTAssertLessThanOrEqual(cache.bytes, 1500)
+        XCTAssertGreaterThan(cache.walks, 1)
+    }
+
+    func folderBytes(_ dir: URL) throws -> Int {
+        var n = 0
+        for case let u as URL in FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.fileSizeKey])! where u.pathExtension == "safetensors" {
+            n += try u.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0
+        }
+        return n
+    }
 }

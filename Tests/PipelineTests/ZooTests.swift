@@ -72,6 +72,29 @@ final class ZooTests: XCTestCase {
         try makeZoo(at: root, datasets: ["b"])
         XCTAssertNotEqual(f1, Zoo.fingerprint(root))
     }
+
+    /// The one fingerprint of checkpoints/ (the daemon's retraining trigger too): files only, hidden ones skipped.
+    func testFingerprintSeesAddedChangedAndRemovedFilesButNotHiddenOnesOrFolders() throws {
+        let dir = TestSupport.temporaryDirectory("dnd-zoo")
+        XCTAssertEqual(Zoo.fingerprint(dir), Zoo.emptyFingerprint)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("ds/ckpt"), withIntermediateDirectories: true)
+        XCTAssertEqual(Zoo.fingerprint(dir), Zoo.emptyFingerprint)  // folders alone hold nothing to train on
+        try Data("a".utf8).write(to: dir.appendingPathComponent("ds/prompts.jsonl"))
+        let f1 = Zoo.fingerprint(dir)
+        XCTAssertNotEqual(f1, Zoo.emptyFingerprint)
+        try Data("x".utf8).write(to: dir.appendingPathComponent("ds/.rsync-tmp"))
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".incoming/ds2"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: dir.appendingPathComponent(".incoming/ds2/prompts.jsonl"))
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("ds/link").path, withDestinationPath: "/etc/hostname")
+        XCTAssertEqual(Zoo.fingerprint(dir), f1)
+        try Data("bb".utf8).write(to: dir.appendingPathComponent("ds/prompts.jsonl"))
+        let f2 = Zoo.fingerprint(dir)
+        XCTAssertNotEqual(f2, f1)
+        try Data("c".utf8).write(to: dir.appendingPathComponent("ds/ckpt/adapter_config.json"))
+        XCTAssertNotEqual(Zoo.fingerprint(dir), f2)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("ds/ckpt/adapter_config.json"))
+        XCTAssertEqual(Zoo.fingerprint(dir), f2)
+    }
 }
 
 final class TrainCommandTests: XCTestCase {
