@@ -33,6 +33,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Longest training sequence in tokens.") var maxLength = 256
     @Option(help: "Seed of the adapter initialisation and the data order.") var seed: UInt64 = 0
     @Option(help: "Data-parallel shards per step (default: one per core for small models).") var shards: Int?
+    @Flag(help: "Train only lora_B and keep lora_A at its seeded initialisation (LoRA-FA; a zoo of one seed then shares A).") var freezeA = false
     @Flag(help: "rsLoRA scaling (alpha/√rank).") var rslora = false
     @Flag(help: "Print only the summary, not a line per step.") var quiet = false
 
@@ -40,7 +41,7 @@ struct Finetune: ParsableCommand {
         var o = FinetuneOptions()
         o.rank = rank; o.alpha = alpha; o.targets = try LoRAModule.parseList(targets); o.useRslora = rslora
         o.learningRate = lr; o.steps = steps; o.batchSize = batch; o.saveFrom = saveFrom; o.saveEvery = saveEvery
-        o.warmupSteps = warmup; o.weightDecay = weightDecay; o.maxLength = maxLength; o.seed = seed; o.shards = shards
+        o.warmupSteps = warmup; o.weightDecay = weightDecay; o.maxLength = maxLength; o.seed = seed; o.shards = shards; o.freezeA = freezeA
         try o.validate()
         return o
     }

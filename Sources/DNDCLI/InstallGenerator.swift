@@ -36,7 +36,7 @@ struct InstallGenerator: ParsableCommand {
             let hasDatasets = Rename.names(layout.checkpoints).contains { !$0.hasPrefix(".") }
             let zoo = hasDatasets ? try Zoo.scan(layout.checkpoints) : nil
             let notes = try GeneratorCompatibility.check(bundle, encoder: enc, zoo: zoo)
-            let handle = try GeneratorStore(layout: layout).installCopy(of: source, files: GeneratorCompatibility.files) { copy in
+            let handle = try GeneratorStore(layout: layout).installCopy(of: source, files: GeneratorCompatibility.files(in: source)) { copy in
                 let b = try GeneratorBundle(folder: copy)
                 guard b.metadata.identity == bundle.metadata.identity else {
                     throw DNDError("\(source.path): changed while it was being copied; install again")

@@ -28,13 +28,16 @@ public struct FinetuneOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Data-parallel shards per step (threads with single-threaded BLAS); nil picks `Transformer.defaultShards`.
     public var shards: Int?
+    /// Train only B and keep A at its initialisation (LoRA-FA): with one seed for a whole zoo every checkpoint then
+    /// shares A exactly, so checkpoints differ only in B and ΔW is linear in what differs.
+    public var freezeA = false
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case rank, alpha, targets, useRslora = "use_rslora", learningRate = "learning_rate", steps, batchSize = "batch_size"
         case warmupSteps = "warmup_steps", minLRFactor = "min_lr_factor", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm"
-        case maxLength = "max_length", saveFrom = "save_from", saveEvery = "save_every", stateEvery = "state_every", seed, shards
+        case maxLength = "max_length", saveFrom = "save_from", saveEvery = "save_every", stateEvery = "state_every", seed, shards, freezeA = "freeze_a"
     }
 
     public init(from d: Decoder) throws {
@@ -57,6 +60,7 @@ public struct FinetuneOptions: Codable, Sendable, Equatable {
         stateEvery = try c.decodeIfPresent(Int.self, forKey: .stateEvery) ?? x.stateEvery
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? x.seed
         shards = try c.decodeIfPresent(Int.self, forKey: .shards)
+        freezeA = try c.decodeIfPresent(Bool.self, forKey: .freezeA) ?? x.freezeA
         try validate()
     }
 
@@ -139,13 +143,15 @@ public final class LoRATrainer {
         var grads: [String: Tensor] = [:]
         var params: [String: Tensor] = [:]
         for (site, g) in r.gradients.lora {
-            grads[site.key("A")] = g.a; grads[site.key("B")] = g.b
-            params[site.key("A")] = adapter.weights[site]!.a; params[site.key("B")] = adapter.weights[site]!.b
+            grads[site.key("B")] = g.b; params[site.key("B")] = adapter.weights[site]!.b
+            if !options.freezeA { grads[site.key("A")] = g.a; params[site.key("A")] = adapter.weights[site]!.a }
         }
         let norm = AdamW.clip(&grads, maxNorm: options.maxGradNorm)
         let lr = options.schedule.rate(at: step)
         optimizer.update(&params, grads: grads, lr: lr)
-        for site in adapter.weights.keys { adapter.weights[site] = (params[site.key("A")]!, params[site.key("B")]!) }
+        for site in adapter.weights.keys {
+            adapter.weights[site] = (params[site.key("A")] ?? adapter.weights[site]!.a, params[site.key("B")]!)
+        }
         step += 1
         return StepReport(step: step, loss: r.loss, learningRate: lr, gradNorm: norm, tokens: r.tokens, targets: r.targets)
     }

@@ -55,10 +55,8 @@ public enum AdapterGeneration {
         let (hidden, pooled) = try cache?.embed(chosen, encode: encode) ?? encode(chosen)   // [N, L, H], [N, H]
         stage("encode prompts")
 
-        let tokens = try bundle.generator.forward(hidden.reshaped([1] + hidden.shape))     // [1, T, r+2, cw+2]
+        let adapter = try bundle.generate(hidden: hidden)
         stage("generate weights")
-        let layout = try bundle.layout()
-        let adapter = try WeightTokenizer.detokenize(tokens.reshaped(Array(tokens.shape.dropFirst())), layout: layout, config: bundle.loraConfig)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try adapter.write(to: output)
         stage("write adapter")
@@ -98,10 +96,10 @@ public enum AdapterGeneration {
                              kernel: config.kernel, parameters: bundle.generator.parameterCount),
             similarity: similarity,
             adapter: .init(rank: config.rank, alpha: Double(config.loraAlpha), modules: adapter.modules.map(\.rawValue),
-                           layers: adapter.layerCount, tokens: layout.count, norms: norms),
+                           layers: adapter.layerCount, tokens: config.tokenCount, norms: norms),
             evaluation: table, evaluationSkipped: table == nil ? skipped : nil, warnings: warnings)
         try report.write(to: output)
-        log("generated \(adapter.weights.count) LoRA pairs (\(layout.count) tokens) in \(String(format: "%.3f", stages.prefix(3).reduce(0) { $0 + $1.seconds })) s")
+        log("generated \(adapter.weights.count) LoRA pairs (\(config.tokenCount) tokens) in \(String(format: "%.3f", stages.prefix(3).reduce(0) { $0 + $1.seconds })) s")
         return Result(adapter: adapter, report: report)
     }
 }

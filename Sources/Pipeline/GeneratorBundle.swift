@@ -36,6 +36,9 @@ public struct GeneratorBundle: @unchecked Sendable {
     public let metadata: PipelineMetadata
     /// Mean pooled prompt embedding of each training dataset, `[H]`.
     public let datasetEmbeddings: [(name: String, mean: Tensor)]
+    /// What its tokens are relative to and how its conditions are scaled (`normalization.safetensors`; the identity
+    /// for a generator of the paper's targets and raw conditions).
+    public let normalization: TargetNormalization
 
     public static let metadataFile = "pipeline.json"
     public static let datasetsFile = "datasets.safetensors"
@@ -66,12 +69,35 @@ public struct GeneratorBundle: @unchecked Sendable {
         guard c.layers > 0, !c.moduleShapes.isEmpty else {
             throw DNDError("\(folder.path): the generator config has no base-model shapes (layers, module_shapes); retrain with `dnd train`")
         }
-        _ = try layout()
+        let layout = try GeneratorBundle.layout(c, folder: folder)
+        normalization = try TargetNormalization.read(folder: folder, config: LoRAConfig(r: c.rank, loraAlpha: c.loraAlpha,
+                                                     targetModules: c.moduleShapes.compactMap { LoRAModule(rawValue: $0.name) }, baseModel: c.baseModel),
+                                                     sites: layout.sites.map(\.site))
+        if let m = normalization.conditionMean, m.shape != [c.length, c.hidden] {
+            throw DNDError("\(folder.path): \(TargetNormalization.file) holds condition statistics of shape \(m.shape) for a generator conditioned on [\(c.length), \(c.hidden)]; retrain with `dnd train`")
+        }
+    }
+
+    /// The adapter this generator emits for prompt states `hidden [N, L, H]`: the condition as it was trained on,
+    /// the decoder, the exact inverse of the tokenization, the zoo's mean added back for residual targets.
+    public func generate(hidden: Tensor) throws -> LoRAAdapter {
+        let x = normalization.condition(hidden)
+        let tokens = try generator.forward(x.reshaped([1] + x.shape))                 // [1, T, r+2, cw+2]
+        let decoded = try WeightTokenizer.detokenize(tokens.reshaped(Array(tokens.shape.dropFirst())), layout: try layout(), config: loraConfig)
+        return normalization.adapter(fromTarget: decoded)
+    }
+
+    /// The files of this generator folder (the normalization file only when it has one).
+    public static func files(in folder: URL) -> [String] {
+        let all = [HyperConvGenerator.configFile, HyperConvGenerator.weightsFile, metadataFile, datasetsFile]
+        let norm = FileManager.default.fileExists(atPath: folder.appendingPathComponent(TargetNormalization.file).path)
+        return all + (norm ? [TargetNormalization.file] : [])
     }
 
     /// The token layout of the adapters this generator emits, from the base-model shapes in its config.
-    public func layout() throws -> TokenLayout {
-        let c = generator.config
+    public func layout() throws -> TokenLayout { try GeneratorBundle.layout(generator.config, folder: folder) }
+
+    static func layout(_ c: GeneratorConfig, folder: URL) throws -> TokenLayout {
         var sites: [(LoRASite, in: Int, out: Int)] = []
         for l in 0..<c.layers {
             for m in c.moduleShapes {
@@ -96,8 +122,10 @@ public struct GeneratorBundle: @unchecked Sendable {
     }
 
     /// Writes a complete bundle into `folder` (which must not exist yet): generator files, metadata, dataset means.
-    public static func write(generator: HyperConvGenerator, metadata: PipelineMetadata, datasetEmbeddings: [String: Tensor], to folder: URL) throws {
+    public static func write(generator: HyperConvGenerator, metadata: PipelineMetadata, datasetEmbeddings: [String: Tensor],
+                             normalization: TargetNormalization = TargetNormalization(), to folder: URL) throws {
         try generator.save(to: folder)
+        try normalization.write(to: folder)
         var meta = metadata
         let weights = try Data(contentsOf: folder.appendingPathComponent(HyperConvGenerator.weightsFile), options: .alwaysMapped)
         meta.identity = "gen-" + String(Hashing.sha256Hex(weights).prefix(16))

@@ -8,7 +8,7 @@ import TextEncoder
 /// was trained on conditions of this encoder, it emits adapters shaped like the root's checkpoints, and it runs.
 public enum GeneratorCompatibility {
     /// The files of a generator folder, in the order they are copied.
-    public static let files = [HyperConvGenerator.configFile, HyperConvGenerator.weightsFile, GeneratorBundle.metadataFile, GeneratorBundle.datasetsFile]
+    public static func files(in folder: URL) -> [String] { GeneratorBundle.files(in: folder) }
 
     /// Throws (naming the folder, the mismatch and the fix) when `bundle` cannot serve `zoo` with `encoder`; returns
     /// notes for what is allowed but worth saying. `zoo` nil: the root has no checkpoints yet, shapes are not compared.

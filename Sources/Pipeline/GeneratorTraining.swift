@@ -26,6 +26,11 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     /// Std of the Gaussian noise on conditions and on targets; nil: `TrainingOptions`' defaults (DESIGN's 1e-4, 1e-5).
     public var conditionNoise: Float? = nil
     public var targetNoise: Float? = nil
+    /// What the generator predicts: the checkpoints (the paper) or their deviation from the zoo's mean adapter
+    /// (see `TargetNormalization`).
+    public var targets: TargetNormalization.Targets = .residual
+    /// What it is conditioned on: the prompts' raw states (the paper) or states standardized over the training prompts.
+    public var condition: TargetNormalization.Condition = .standardized
 
     public init() {}
 
@@ -33,7 +38,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         case prompts, length, chunkWidth = "chunk_width", budgetParameters = "budget_parameters", kernel, blocks, steps
         case batchSize = "batch_size", learningRate = "learning_rate", seed
         case maxPromptsPerDataset = "max_prompts_per_dataset", checkpointEvery = "checkpoint_every"
-        case conditionNoise = "condition_noise", targetNoise = "target_noise"
+        case conditionNoise = "condition_noise", targetNoise = "target_noise", targets, condition
     }
 
     public init(from decoder: Decoder) throws {
@@ -53,6 +58,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
         conditionNoise = try c.decodeIfPresent(Float.self, forKey: .conditionNoise)
         targetNoise = try c.decodeIfPresent(Float.self, forKey: .targetNoise)
+        targets = try c.decodeIfPresent(TargetNormalization.Targets.self, forKey: .targets) ?? d.targets
+        condition = try c.decodeIfPresent(TargetNormalization.Condition.self, forKey: .condition) ?? d.condition
         try validate()
     }
 
@@ -66,6 +73,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         try c.encode(maxPromptsPerDataset, forKey: .maxPromptsPerDataset); try c.encode(checkpointEvery, forKey: .checkpointEvery)
         // The noise keys only when set: settings (and the run keys hashed from them) stay what they were before the keys existed.
         try c.encodeIfPresent(conditionNoise, forKey: .conditionNoise); try c.encodeIfPresent(targetNoise, forKey: .targetNoise)
+        try c.encode(targets, forKey: .targets); try c.encode(condition, forKey: .condition)
     }
 
     public func validate() throws {
@@ -110,26 +118,31 @@ public enum GeneratorTraining {
         let plan = try TrainingPlan(zoo: zoo, encoderIdentity: encoder.identity, hidden: encoder.hiddenSize, settings: settings)
         // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
         let layout = plan.layout
-        var tokens: [Tensor] = []
-        var weights: [[Float]] = []
-        for d in zoo.datasets {
-            tokens.append(try WeightTokenizer.tokenize(d.adapters, layout: layout))       // [K, T, r+2, cw+2]
-            weights.append(try LossWeights.perToken(checkpoints: d.adapters, layout: layout))
-        }
-        let tokenWeights = Tensor(shape: [layout.count], data: try LossWeights.average(weights))
-        log("tokenized \(zoo.datasets.reduce(0) { $0 + $1.adapters.count }) checkpoints of \(zoo.datasets.count) datasets: \(layout.count) tokens of \(layout.tokenShape)")
-        stage("tokenize checkpoints")
-
         // Prompt states (cached: the encoder is frozen).
-        var entries: [ZooSampleSource.Entry] = []
+        var states: [Tensor] = []
         var means: [String: Tensor] = [:]
         for (i, d) in zoo.datasets.enumerated() {
             let (hidden, pooled) = try cache.embed(plan.prompts[i]) { encoder.encode($0, length: settings.length) }
-            entries.append(.init(name: d.name, hidden: hidden, tokens: tokens[i]))
+            states.append(hidden)
             means[d.name] = Similarity.normalizedMean(pooled)
         }
         log("encoded prompts of \(zoo.datasets.count) datasets (\(cache.hits) cached, \(cache.misses) new)")
         stage("encode prompts")
+
+        // What the generator predicts from what (targets and conditions, see TargetNormalization).
+        let normalization = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: states,
+                                                        targets: settings.targets, condition: settings.condition)
+        // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
+        var entries: [ZooSampleSource.Entry] = []
+        var weights: [[Float]] = []
+        for (i, d) in zoo.datasets.enumerated() {
+            let tokens = try WeightTokenizer.tokenize(d.adapters.map(normalization.target), layout: layout)   // [K, T, r+2, cw+2]
+            weights.append(try LossWeights.perToken(checkpoints: d.adapters, layout: layout))
+            entries.append(.init(name: d.name, hidden: normalization.condition(states[i]), tokens: tokens))
+        }
+        let tokenWeights = Tensor(shape: [layout.count], data: try LossWeights.average(weights))
+        log("tokenized \(zoo.datasets.reduce(0) { $0 + $1.adapters.count }) checkpoints of \(zoo.datasets.count) datasets (targets: \(settings.targets.rawValue), conditions: \(settings.condition.rawValue)): \(layout.count) tokens of \(layout.tokenShape)")
+        stage("tokenize checkpoints")
 
         // The generator: a CPU-sized chain from the condition to the token geometry.
         let config = plan.config
@@ -158,7 +171,7 @@ public enum GeneratorTraining {
         let meta = plan.metadata(zoo: zoo, holdout: holdout, trainedAt: summary.finishedAt ?? "")
         let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: tmp)
-        try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)
+        try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, normalization: normalization, to: tmp)
         _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
         AtomicFile.syncFolder(tmp)
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -50,6 +50,10 @@ public enum TrainingExport {
         let (l, h) = (settings.length, hidden)
         let tokenShape = layout.shape, tokenBytes = tokenShape.reduce(1, *) * 4
         var writer = ShardSet(folder: output)
+        // Residual targets are relative to the zoo's mean adapter (the conditions' statistics are fitted below, from the
+        // exported raw states; the trainer standardizes with them).
+        let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw)
+        let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } }))
         var datasets: [TrainingExportManifest.Dataset] = []
         var perDataset: [[Float]] = []
         var means: [String: Tensor] = [:]
@@ -74,10 +78,10 @@ public enum TrainingExport {
             var targetShards: [String] = []
             for (j, range) in parts(d.adapters.count, rowBytes: tokenBytes, shardBytes: shardBytes).enumerated() {
                 let name = String(format: "targets-%04d-%03d.safetensors", i, j)
-                let key = Hashing.sha256Hex(parts: ["targets", String(TrainingExportManifest.currentVersion), layoutKey] + signatures[range])
+                let key = Hashing.sha256Hex(parts: ["targets", String(TrainingExportManifest.currentVersion), layoutKey, targetsKey] + signatures[range])
                 try writer.shard(name, key: key, kind: .targets, dataset: i, first: range.lowerBound, count: range.count,
                                  entries: [.init("tokens", .f32, [range.count] + tokenShape)]) { w in
-                    for k in range { try w.append(try WeightTokenizer.tokenize(d.adapters[k], layout: layout)) }
+                    for k in range { try w.append(try WeightTokenizer.tokenize(meanOnly.target(d.adapters[k]), layout: layout)) }
                 }
                 targetShards.append("\(TrainingExportManifest.shardsFolder)/\(name)")
             }
@@ -115,6 +119,16 @@ public enum TrainingExport {
             "per_dataset": Tensor(shape: [perDataset.count, layout.count], data: perDataset.flatMap { $0 }),
         ])
         try putTensors(TrainingExportManifest.datasetsFile, Dictionary(uniqueKeysWithValues: means.map { ("mean.\($0.key)", $0.value) }))
+        // normalization.safetensors: the mean adapter of residual targets and the statistics of standardized conditions
+        // (absent when the settings are the paper's); the trainer copies it into the generator folder it writes.
+        var normalization = meanOnly
+        if settings.condition == .standardized {
+            let states = try datasets.flatMap { d in try d.promptShards.map { try SafeTensorsFile(url: output.appendingPathComponent($0)).tensor("hidden") } }
+            let stats = try TargetNormalization.fit(datasets: [], hidden: states, targets: .checkpoints, condition: .standardized)
+            normalization.conditionMean = stats.conditionMean; normalization.conditionStd = stats.conditionStd
+        }
+        try? fm.removeItem(at: output.appendingPathComponent(TargetNormalization.file))
+        if !normalization.isIdentity { try putTensors(TargetNormalization.file, normalization.tensors) }
         let initial = plan.initialGenerator()
         try putTensors(TrainingExportManifest.initFile, initial.parameters, metadata: ["format": "dnd-generator", "version": String(plan.config.format)])
         try writeSchedule(plan: plan, datasets: datasets, to: output.appendingPathComponent(TrainingExportManifest.scheduleFile), files: &files)

@@ -4,52 +4,70 @@ import Foundation
 import XCTest
 
 final class BenchReportTests: XCTestCase {
+    static let geometry = BenchReport.Geometry(dndNorm: 3, fineTunedNorm: 6, cosineFineTuned: 0.5, cosineMeanLoRA: 0.7, cosineNearest: 0.4)
+
     /// Two datasets: DnD wins everything on the first; on the second it loses to the nearest LoRA and the upper bound.
     func sample() -> BenchReport {
-        let a = BenchReport.Row(dataset: "sub-bracket", role: "in-domain", records: 40, base: 0, meanLoRA: 0.25,
+        let a = BenchReport.Row(dataset: "sub-bracket", role: "in-domain", records: 40, base: .init(accuracy: 0, nll: 3.2),
+                                meanLoRA: .init(accuracy: 0.25, nll: 2.0), nearest: .init(accuracy: 0, nll: 2.5, name: "add-paren"), nearestCosine: 0.85,
+                                oracle: .init(accuracy: 1, nll: 0.3, name: "add-bracket"),
                                 trainingLoRAs: ["add-bracket": 1, "add-paren": 0, "even-star": 0, "greater-colon": 0],
-                                nearest: .init(dataset: "add-paren", cosine: 0.85, accuracy: 0, seconds: 0.01),
-                                dnd: 1, dndSeconds: 0.02, fineTuned: 1, fineTuneSeconds: 2.0, fineTuneSteps: 150,
-                                fineTuneStepsToDnD: 30, fineTuneSecondsToDnD: 0.4)
-        let b = BenchReport.Row(dataset: "next-<paren>", role: "cross-domain", records: 40, base: 0.1, meanLoRA: 0.2,
-                                trainingLoRAs: ["add-paren": 0.8, "add-star": 0],
-                                nearest: .init(dataset: "add-paren", cosine: 0.64, accuracy: 0.8, seconds: 0.01),
-                                dnd: 0.6, dndSeconds: 0.03, fineTuned: 0.95, fineTuneSeconds: 3.0, fineTuneSteps: 150,
-                                fineTuneStepsToDnD: nil, fineTuneSecondsToDnD: nil)
-        return BenchReport(root: "/r", generator: "gen-1", trainedOn: ["add-bracket", "add-paren"], metric: "exact match", rows: [a, b], dndVersion: "0.1.0")
+                                dnd: .init(accuracy: 1, nll: 0.2), dndSeconds: 0.02, fineTuned: .init(accuracy: 1, nll: 0.1),
+                                fineTuneSeconds: 2.0, fineTuneSteps: 150, fineTuneStepsToDnD: 30, fineTuneSecondsToDnD: 0.4, geometry: Self.geometry)
+        let b = BenchReport.Row(dataset: "next-<paren>", role: "cross-domain", records: 40, base: .init(accuracy: 0.1, nll: 3.0),
+                                meanLoRA: .init(accuracy: 0.2, nll: 2.2), nearest: .init(accuracy: 0.8, nll: 0.9, name: "add-paren"), nearestCosine: 0.64,
+                                oracle: .init(accuracy: 0.8, nll: 0.9, name: "add-paren"), trainingLoRAs: ["add-paren": 0.8, "add-star": 0],
+                                dnd: .init(accuracy: 0.6, nll: 1.1), dndSeconds: 0.03, fineTuned: .init(accuracy: 0.95, nll: 0.2),
+                                fineTuneSeconds: 3.0, fineTuneSteps: 150, fineTuneStepsToDnD: nil, fineTuneSecondsToDnD: nil, geometry: Self.geometry)
+        return BenchReport(root: "/r", generator: "gen-1", trainedOn: ["add-bracket", "add-paren"], metric: "exact match", rows: [a, b],
+                           generatedPairwise: [0.3], zooPairwise: [0.1, 0.2],
+                           fit: [.init(dataset: "add-bracket", generated: 0.9, checkpoint: 1, cosine: 0.8, normRatio: 0.7)], dndVersion: "0.1.0")
     }
 
-    func testRatiosAndShortfalls() {
+    func testRatiosRecoveredGainAndShortfalls() {
         let r = sample()
         XCTAssertEqual(r.rows[0].overhead, 100, accuracy: 1e-9)
         XCTAssertEqual(r.rows[0].overheadAtEqualAccuracy!, 20, accuracy: 1e-9)
         XCTAssertNil(r.rows[1].overheadAtEqualAccuracy)
         XCTAssertEqual(r.overallOverhead, 5.0 / 0.05, accuracy: 1e-9)
         XCTAssertEqual(r.overallOverheadAtEqualAccuracy!, 20, accuracy: 1e-9, "only the datasets where the fine-tune matched DnD")
+        XCTAssertEqual(r.rows[1].recovered!, 0.5 / 0.85, accuracy: 1e-9)
+        XCTAssertEqual(r.recoveredOnMean!, (0.8 - 0.05) / (0.975 - 0.05), accuracy: 1e-9)
+        XCTAssertEqual(r.rows[0].geometry.normRatio, 0.5, accuracy: 1e-12)
         let short = r.shortfalls
-        XCTAssertEqual(short.count, 2, "\(short)")
+        XCTAssertEqual(short.count, 3, "\(short)")
         XCTAssertTrue(short[0].contains("next-<paren>") && short[0].contains("does not beat the nearest training LoRA add-paren (80.0%)"))
         XCTAssertTrue(short[1].contains("upper bound (95.0%)"))
+        XCTAssertEqual(short[2], "mean: DnD (80.0%) does not beat the oracle best training LoRA (90.0%)")
         XCTAssertFalse(short.contains { $0.contains("sub-bracket") })
-        // A tie with the nearest LoRA is reported too: DnD does not beat it.
+        // A tie with the nearest LoRA is reported too, and the oracle is compared on the mean.
         var tie = r
         tie.rows[0].nearest.accuracy = 1
         XCTAssertEqual(tie.shortfalls.filter { $0.contains("sub-bracket") }, ["sub-bracket: DnD (100.0%) does not beat the nearest training LoRA add-paren (100.0%)"])
+        tie.rows[0].oracle.accuracy = 0.5; tie.rows[1].oracle.accuracy = 0.6
+        XCTAssertFalse(tie.shortfalls.contains { $0.hasPrefix("mean:") }, "DnD (80%) beats the oracle's mean (55%)")
     }
 
-    func testTextTableHasEveryColumnAndTheMeans() {
+    func testTextTablesHaveEveryColumnTheMeansAndTheDiagnostics() {
         let t = sample().text
         let lines = t.split(separator: "\n").map(String.init)
-        XCTAssertTrue(lines[0].hasPrefix("held-out dataset") && lines[0].contains("nearest LoRA") && lines[0].contains("fine-tuned") && lines[0].contains("ratio"))
+        for col in ["base", "mean LoRA", "nearest LoRA", "oracle LoRA", "DnD", "fine-tuned"] { XCTAssertTrue(lines[0].contains(col), col) }
         let sub = lines.first { $0.hasPrefix("sub-bracket") }!
-        for cell in ["in-domain", "0.0%", "25.0%", "add-paren (0.85)", "100.0%", "0.020", "2.00", "100×"] { XCTAssertTrue(sub.contains(cell), "\(cell) in \(sub)") }
-        let mean = lines.first { $0.hasPrefix("mean") }!
-        for cell in ["5.0%", "22.5%", "40.0%", "80.0%", "97.5%", "100×"] { XCTAssertTrue(mean.contains(cell), "\(cell) in \(mean)") }
+        for cell in ["in-domain", "0.0%", "25.0%", "100.0%"] { XCTAssertTrue(sub.contains(cell), "\(cell) in \(sub)") }
+        let nll = lines[lines.firstIndex(of: sub)! + 1]
+        for cell in ["NLL", "3.200", "2.000", "0.200", "0.100"] { XCTAssertTrue(nll.contains(cell), "\(cell) in \(nll)") }
+        let mean = lines.first { $0.hasPrefix("mean ") }!
+        for cell in ["5.0%", "22.5%", "40.0%", "90.0%", "80.0%", "97.5%"] { XCTAssertTrue(mean.contains(cell), "\(cell) in \(mean)") }
+        XCTAssertTrue(t.contains("sub-bracket: nearest add-paren (cosine 0.85), oracle add-bracket"))
         XCTAssertTrue(t.contains("Where DnD falls short:"))
         XCTAssertTrue(t.contains("At equal accuracy"))
-        // Columns line up: every table row is as wide as the header up to the ratio column.
+        XCTAssertTrue(t.contains("20×") && t.contains("100×"))
+        XCTAssertTrue(t.contains("recovers 81.1% of the fine-tuned LoRA's gain"))
+        XCTAssertTrue(t.contains("pairwise cosine among the held-out DnD adapters: mean 0.300"))
+        XCTAssertTrue(t.contains("reaches 90% of its checkpoints' accuracy"))
+        // Columns line up: the accuracy rows are as wide as the header.
         let header = lines[0].count
-        for l in lines.prefix(4) { XCTAssertEqual(l.count, header, l) }
+        for l in [sub, nll, mean] { XCTAssertEqual(l.count, header, l) }
     }
 
     func testJSONRoundTripsWithSnakeCaseKeys() throws {
@@ -58,11 +76,13 @@ final class BenchReportTests: XCTestCase {
         try r.write(to: dir)
         let data = try Data(contentsOf: dir.appendingPathComponent("bench.json"))
         let json = String(decoding: data, as: UTF8.self)
-        for key in ["\"mean_lora\"", "\"fine_tuned\"", "\"dnd_seconds\"", "\"fine_tune_seconds_to_dnd\"", "\"trained_on\"", "\"training_loras\""] {
+        for key in ["\"mean_lora\"", "\"fine_tuned\"", "\"dnd_seconds\"", "\"fine_tune_seconds_to_dnd\"", "\"trained_on\"", "\"training_loras\"",
+                    "\"oracle\"", "\"nll\"", "\"cosine_fine_tuned\"", "\"generated_pairwise\"", "\"norm_ratio\""] {
             XCTAssertTrue(json.contains(key), key)
         }
         let back = try JSONDecoder().decode(BenchReport.self, from: data)
         XCTAssertEqual(back.rows, r.rows)
+        XCTAssertEqual(back.fit, r.fit)
         XCTAssertEqual(back.generator, "gen-1")
     }
 
@@ -71,9 +91,10 @@ final class BenchReportTests: XCTestCase {
         XCTAssertTrue(h.hasPrefix("<!DOCTYPE html>"))
         XCTAssertFalse(h.contains("<script"))
         XCTAssertFalse(h.contains("src=") || h.contains("href="), "nothing to load from elsewhere")
-        XCTAssertEqual(h.components(separatedBy: "<svg").count - 1, 3, "two accuracy charts and the time chart")
+        XCTAssertEqual(h.components(separatedBy: "<svg").count - 1, 4, "two accuracy charts, the NLL chart and the time chart")
         XCTAssertTrue(h.contains("next-&lt;paren&gt;"), "names are escaped")
         XCTAssertFalse(h.contains("next-<paren>"))
         XCTAssertTrue(h.contains("class=\"warn\""), "the shortfalls are on the page")
+        XCTAssertTrue(h.contains("oracle: add-bracket") && h.contains("Weight space") && h.contains("Fit on the training datasets"))
     }
 }

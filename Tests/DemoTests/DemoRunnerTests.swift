@@ -67,13 +67,19 @@ final class DemoRunnerTests: XCTestCase {
         let retrained = try GeneratorBundle(folder: layout.generatorLink.resolvingSymlinksInPath())
         XCTAssertEqual(retrained.metadata.datasets, ["add-bracket", "add-paren"])
 
-        // The bench on the same root: five columns for the held-out dataset, JSON and HTML.
+        // The bench on the same root: every column for the held-out dataset, the fit on the zoo, JSON and HTML.
         let bench = try TestSupport.runDND(["bench", "dnd", "--root", root.path])
         XCTAssertEqual(bench.status, 0, bench.stderr)
         let b = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("bench.json")))
         XCTAssertEqual(b.rows.map(\.dataset), ["sub-bracket"])
         XCTAssertEqual(Set(b.rows[0].trainingLoRAs.keys), ["add-bracket", "add-paren"])
-        XCTAssertTrue(["add-bracket", "add-paren"].contains(b.rows[0].nearest.dataset))
+        XCTAssertTrue(["add-bracket", "add-paren"].contains(b.rows[0].nearest.name ?? ""))
+        XCTAssertTrue(["add-bracket", "add-paren"].contains(b.rows[0].oracle.name ?? ""))
+        XCTAssertEqual(b.rows[0].oracle.accuracy, b.rows[0].trainingLoRAs.values.max())
+        XCTAssertNotNil(b.rows[0].dnd.nll)
+        XCTAssertGreaterThan(b.rows[0].geometry.dndNorm, 0)
+        XCTAssertEqual(b.fit.map(\.dataset), ["add-bracket", "add-paren"])
+        XCTAssertEqual(b.zooPairwise.count, 1)
         XCTAssertGreaterThan(b.rows[0].dndSeconds, 0)
         XCTAssertGreaterThan(b.rows[0].fineTuneSeconds, 0)
         XCTAssertTrue(bench.stdout.contains("held-out dataset"), bench.stdout)

@@ -110,6 +110,27 @@ final class LoRATrainerTests: XCTestCase {
         }
     }
 
+    /// LoRA-FA: A stays at its seeded initialisation, B learns; two runs of one seed share A exactly.
+    func testFrozenAStaysAtItsInitialisation() throws {
+        let model = try CausalLM(folder: Self.folder)
+        let examples = try model.trainingExamples(Self.train, maxLength: 64, origin: "test")
+        var o = FinetuneOptions()
+        o.rank = 2; o.alpha = 4; o.targets = [.q_proj, .v_proj]; o.steps = 4; o.batchSize = 4; o.learningRate = 1e-2; o.freezeA = true
+        let fresh = try LoRATrainer(model: model, examples: examples, options: o)
+        let trainer = try LoRATrainer(model: model, examples: examples, options: o)
+        for _ in 0..<4 { try trainer.trainStep() }
+        for (site, w) in trainer.adapter.weights {
+            XCTAssertEqual(w.a.maxAbsDifference(fresh.adapter.weights[site]!.a), 0, "\(site): A is frozen")
+            XCTAssertGreaterThan(w.b.maxAbs(), 0, "\(site): B learned")
+        }
+        o.freezeA = false
+        let free = try LoRATrainer(model: model, examples: examples, options: o)
+        for _ in 0..<4 { try free.trainStep() }
+        XCTAssertGreaterThan(free.adapter.weights.map { site, w in w.a.maxAbsDifference(fresh.adapter.weights[site]!.a) }.max()!, 0, "without the flag A trains")
+        let decoded = try JSONDecoder().decode(FinetuneOptions.self, from: Data(#"{"freeze_a": true}"#.utf8))
+        XCTAssertTrue(decoded.freezeA)
+    }
+
     func testTrainingExamplesMaskThePrompt() throws {
         let model = try CausalLM(folder: Self.folder)
         let ex = try model.trainingExamples([PromptRecord(prompt: "Hi", response: "Hello there")], maxLength: 64, origin: "t")[0]

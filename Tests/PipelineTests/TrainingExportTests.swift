@@ -41,10 +41,14 @@ final class TrainingExportTests: XCTestCase {
         func rows(_ names: [String], _ tensor: String) throws -> Tensor {
             Tensor.concatenate(try names.map { try SafeTensorsFile(url: out.appendingPathComponent($0)).tensor(tensor).map { $0 } })
         }
+        // Residual targets (the default): relative to the zoo's mean, which the export's normalization file holds.
+        let normalization = try TargetNormalization.read(folder: out, config: zoo.reference.config, sites: zoo.reference.sites)
+        XCTAssertNotNil(normalization.meanAdapter)
+        XCTAssertNotNil(normalization.conditionMean, "standardized conditions: the statistics travel with the export")
         var entries: [ZooSampleSource.Entry] = []
         for (i, d) in zoo.datasets.enumerated() {
             let hidden = try rows(m.datasets[i].promptShards, "hidden"), tokens = try rows(m.datasets[i].targetShards, "tokens")
-            XCTAssertEqual(tokens, try WeightTokenizer.tokenize(d.adapters, layout: plan.layout))
+            XCTAssertEqual(tokens, try WeightTokenizer.tokenize(d.adapters.map(normalization.target), layout: plan.layout))
             XCTAssertEqual(hidden, try cache.embed(plan.prompts[i]) { encoder.encode($0, length: 16) }.hidden)
             entries.append(.init(name: d.name, hidden: hidden, tokens: tokens))
         }

@@ -19,6 +19,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
+from .normalization import Normalization
 from .safetensors_io import SafeTensorsFile, sha256_file
 
 FORMAT = "dnd-training-export"
@@ -58,6 +59,8 @@ class TrainingExport:
         if m.get("format") != FORMAT or not (1 <= m.get("version", 0) <= VERSION):
             raise ExportError(f"{path}: format {m.get('format')} version {m.get('version')}; dnd_torch reads {FORMAT} versions 1…{VERSION}")
         self.manifest = m
+        # Standardized conditions (dnd's `condition = standardized`): the raw states are exported, the statistics here.
+        self.normalization = Normalization(folder)
         for name in SINGLE_FILES:
             entry = m["files"].get(name)
             if entry is None:
@@ -156,7 +159,7 @@ class TrainingExport:
             d = int(self.schedule_dataset[step, j])
             targets.append(self.targets[d].gather([int(self.schedule_checkpoint[step, j])])[0])
             conds.append(self.prompts[d].gather(self.schedule_prompts[step, j].tolist()))
-        return torch.stack(conds), torch.stack(targets)
+        return self.normalization.condition(torch.stack(conds)), torch.stack(targets)
 
     def summary(self) -> str:
         m = self.manifest

@@ -5,6 +5,7 @@ generator.safetensors   blocks.<i>.* (F32; metadata format dnd-generator, versio
 generator.json          the export's generator.json plus `training` (how it was trained)
 pipeline.json           the export's pipeline.json plus `identity` (gen- + 16 hex of SHA-256 of the weights) and `trained_at`
 datasets.safetensors    mean.<dataset> [H], copied from the export
+normalization.safetensors  the mean adapter and condition statistics, copied from the export when it has them
 ```
 """
 
@@ -45,6 +46,9 @@ def write(folder: str, state: Dict[str, torch.Tensor], config: dict, pipeline: d
             f.flush()
             os.fsync(f.fileno())
     shutil.copyfile(datasets_file, os.path.join(tmp, "datasets.safetensors"))
+    norm = os.path.join(os.path.dirname(datasets_file), "normalization.safetensors")
+    if os.path.exists(norm):
+        shutil.copyfile(norm, os.path.join(tmp, "normalization.safetensors"))
     safetensors_io.fsync_dir(tmp)
     if os.path.exists(folder):
         old = os.path.join(parent, f".{os.path.basename(folder)}.old-{os.getpid()}")

@@ -17,6 +17,7 @@ import dnd_torch  # noqa: F401
 import torch
 
 from . import generator_folder, tokens
+from .normalization import Normalization
 from .safetensors_io import SafeTensorsFile
 from .seeded_rng import select_prompts
 
@@ -28,9 +29,10 @@ def predict(folder: str, hidden: torch.Tensor, seed: int = 0) -> dict:
     if list(hidden.shape[1:]) != [l, h]:
         raise ValueError(f"prompt states {list(hidden.shape)} but the generator takes [P, {l}, {h}]; run `dnd embed --length {l}`")
     chosen = select_prompts(hidden.shape[0], n, seed)
+    norm = Normalization(folder)
     with torch.no_grad():
-        out = model(hidden[chosen].unsqueeze(0).float())[0]                 # (T, r+2, cw+2)
-    return tokens.detokenize(out, config)
+        out = model(norm.condition(hidden[chosen].unsqueeze(0).float()))[0]   # (T, r+2, cw+2)
+    return norm.adapter(tokens.detokenize(out, config))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

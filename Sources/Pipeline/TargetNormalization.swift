@@ -1,0 +1,163 @@
+import Foundation
+import LoRA
+import SafeTensors
+import TensorCore
+
+/// What a generator predicts, and from what (`dnd train` settings `targets` and `condition`).
+///
+/// The paper's generator predicts every checkpoint's weights from the raw prompt states. Measured on SmolLM2 (README
+/// "The generator on a real model"), that chain collapses to one adapter for every prompt: most of every target is
+/// the same for all datasets (the shared LoRA initialisation of A, the common part of B), a pattern the decoder's
+/// shared biases cannot hold per element, so it spends its capacity on the common part and averages the rest away.
+/// `residual` targets are the checkpoint minus the zoo's element-wise mean adapter (the mean of the datasets' means),
+/// tokenized as DESIGN says; the mean is stored with the generator and added back to every generated adapter.
+/// `standardized` conditions are the prompt states minus their mean over the training prompts, divided by their
+/// standard deviation (per position and hidden unit, floored), so that what tells prompts apart is not small
+/// against what all of them share.
+public struct TargetNormalization: @unchecked Sendable {
+    public enum Targets: String, Codable, Sendable, CaseIterable { case checkpoints, residual }
+    public enum Condition: String, Codable, Sendable, CaseIterable { case raw, standardized }
+
+    /// The zoo's mean adapter, subtracted from every target (nil: the checkpoints are the targets).
+    public var meanAdapter: LoRAAdapter?
+    /// Per-element statistics of the training prompts' states `[L, H]` (nil: raw conditions).
+    public var conditionMean: Tensor?
+    public var conditionStd: Tensor?
+
+    public static let file = "normalization.safetensors"
+    /// A standard deviation below this fraction of the median one is floored (positions that are padding in most
+    /// prompts would otherwise blow up).
+    static let stdFloorFraction: Float = 0.1
+
+    public init(meanAdapter: LoRAAdapter? = nil, conditionMean: Tensor? = nil, conditionStd: Tensor? = nil) {
+        self.meanAdapter = meanAdapter; self.conditionMean = conditionMean; self.conditionStd = conditionStd
+    }
+
+    public var isIdentity: Bool { meanAdapter == nil && conditionMean == nil }
+
+    /// Fits the normalization the settings ask for: the mean of the datasets' mean adapters, and the statistics of
+    /// every training prompt's states (`hidden`, one `[P, L, H]` per dataset).
+    public static func fit(datasets: [[LoRAAdapter]], hidden: [Tensor], targets: Targets, condition: Condition) throws -> TargetNormalization {
+        var n = TargetNormalization()
+        if targets == .residual, let ref = datasets.first?.first {
+            var sum: [LoRASite: (a: Tensor, b: Tensor)] = [:]
+            for site in ref.sites { sum[site] = (Tensor(zeros: ref.weights[site]!.a.shape), Tensor(zeros: ref.weights[site]!.b.shape)) }
+            for d in datasets where !d.isEmpty {
+                let w = 1 / Float(d.count * datasets.count)
+                for adapter in d {
+                    for site in ref.sites {
+                        guard let (a, b) = adapter.weights[site] else { throw DNDError("\(adapter.origin): module \(site) is missing; the zoo's checkpoints differ in shape") }
+                        sum[site]!.a.add(a, scaled: w); sum[site]!.b.add(b, scaled: w)
+                    }
+                }
+            }
+            n.meanAdapter = LoRAAdapter(config: ref.config, weights: sum)
+        }
+        if condition == .standardized, let first = hidden.first {
+            let l = first.shape[1], h = first.shape[2], lh = l * h
+            var s1 = [Double](repeating: 0, count: lh), s2 = [Double](repeating: 0, count: lh)
+            var count = 0
+            for t in hidden {
+                precondition(t.shape.count == 3 && t.shape[1] == l && t.shape[2] == h, "prompt states of one shape")
+                let p = t.pointer
+                for row in 0..<t.shape[0] {
+                    let base = p + row * lh
+                    for j in 0..<lh { let v = Double(base[j]); s1[j] += v; s2[j] += v * v }
+                }
+                count += t.shape[0]
+            }
+            guard count > 1 else { throw DNDError("standardized conditions need at least two training prompts") }
+            let mean = s1.map { Float($0 / Double(count)) }
+            var std = (0..<lh).map { j in Float(max(0, (s2[j] - s1[j] * s1[j] / Double(count)) / Double(count - 1)).squareRoot()) }
+            let median = std.sorted()[lh / 2]
+            let floor = max(1e-6, stdFloorFraction * median)
+            std = std.map { max($0, floor) }
+            n.conditionMean = Tensor(shape: [l, h], data: mean)
+            n.conditionStd = Tensor(shape: [l, h], data: std)
+        }
+        return n
+    }
+
+    /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean.
+    public func target(_ adapter: LoRAAdapter) -> LoRAAdapter {
+        guard let mean = meanAdapter else { return adapter }
+        var out = adapter
+        for (site, m) in mean.weights {
+            guard var (a, b) = out.weights[site] else { continue }
+            a.add(m.a, scaled: -1); b.add(m.b, scaled: -1)
+            out.weights[site] = (a, b)
+        }
+        return out
+    }
+
+    /// A generated adapter from decoded tokens: the tokens' adapter, plus the zoo's mean for residual targets.
+    public func adapter(fromTarget decoded: LoRAAdapter) -> LoRAAdapter {
+        guard let mean = meanAdapter else { return decoded }
+        var out = decoded
+        for (site, m) in mean.weights {
+            guard var (a, b) = out.weights[site] else { continue }
+            a.add(m.a, scaled: 1); b.add(m.b, scaled: 1)
+            out.weights[site] = (a, b)
+        }
+        return out
+    }
+
+    /// The condition the generator sees: prompt states `[…, L, H]` as they are, or standardized.
+    public func condition(_ hidden: Tensor) -> Tensor {
+        guard let mean = conditionMean, let std = conditionStd else { return hidden }
+        var out = hidden
+        let lh = mean.count
+        precondition(hidden.count % lh == 0 && Array(hidden.shape.suffix(2)) == mean.shape, "prompt states \(hidden.shape) do not match \(mean.shape)")
+        out.withUnsafeMutableBufferPointer { o in
+            let m = mean.pointer, s = std.pointer
+            for base in stride(from: 0, to: hidden.count, by: lh) {
+                let p = o.baseAddress! + base
+                for j in 0..<lh { p[j] = (p[j] - m[j]) / s[j] }
+            }
+        }
+        return out
+    }
+
+    // MARK: - On disk
+
+    /// Writes `normalization.safetensors` into `folder` (nothing when the normalization is the identity).
+    public func write(to folder: URL) throws {
+        guard !isIdentity else { return }
+        try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent(Self.file))
+    }
+
+    /// The file's tensors: `mean.<PEFT key>` for the mean adapter, `condition.mean` and `condition.std` `[L, H]`.
+    public var tensors: [String: Tensor] {
+        var t: [String: Tensor] = [:]
+        if let m = meanAdapter {
+            for (site, w) in m.weights { t["mean." + site.key("A")] = w.a; t["mean." + site.key("B")] = w.b }
+        }
+        if let m = conditionMean, let s = conditionStd { t["condition.mean"] = m; t["condition.std"] = s }
+        return t
+    }
+
+    /// Reads `normalization.safetensors` from a generator folder (the identity when the file is absent); the mean
+    /// adapter takes the shape of `config`'s sites.
+    public static func read(folder: URL, config: LoRAConfig, sites: [LoRASite]) throws -> TargetNormalization {
+        let url = folder.appendingPathComponent(file)
+        guard FileManager.default.fileExists(atPath: url.path) else { return TargetNormalization() }
+        let f = try SafeTensorsFile(url: url)
+        var n = TargetNormalization()
+        if f.contains("condition.mean") {
+            n.conditionMean = try f.tensor("condition.mean")
+            n.conditionStd = try f.tensor("condition.std")
+            guard n.conditionMean!.shape == n.conditionStd!.shape else { throw DNDError("\(url.path): condition.mean and condition.std differ in shape") }
+        }
+        let meanKeys = f.names.filter { $0.hasPrefix("mean.") }
+        if !meanKeys.isEmpty {
+            var w: [LoRASite: (a: Tensor, b: Tensor)] = [:]
+            for site in sites {
+                let ka = "mean." + site.key("A"), kb = "mean." + site.key("B")
+                guard f.contains(ka), f.contains(kb) else { throw DNDError("\(url.path): no mean adapter for module \(site); the generator folder is incomplete (retrain with `dnd train`)") }
+                w[site] = (try f.tensor(ka), try f.tensor(kb))
+            }
+            n.meanAdapter = LoRAAdapter(config: config, weights: w)
+        }
+        return n
+    }
+}
