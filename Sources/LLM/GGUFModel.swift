@@ -99,7 +99,9 @@ enum GGUFModel {
             guard file.contains(g) else {
                 throw DNDError("\(path): tensor '\(g)' is missing; the file is not a complete \(c.architecture.modelType) model (re-convert it)")
             }
-            var t = try file.tensor(g)
+            // Owned memory for every tensor (F32 ones would otherwise borrow from the mapping and keep the whole file
+            // mapped and resident next to the dequantized weights): the model holds one Float32 copy and nothing more.
+            var t = try file.tensor(g).owned()
             if c.architecture == .llama {
                 if g.hasSuffix("attn_q.weight") || g.hasSuffix("attn_q.bias") { t = unpermute(t, heads: c.numAttentionHeads) }
                 if g.hasSuffix("attn_k.weight") || g.hasSuffix("attn_k.bias") { t = unpermute(t, heads: c.numKeyValueHeads) }

@@ -97,6 +97,14 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    /// The tensor in memory of its own: a tensor borrowed from a mapping is copied (so the mapping can go), an owned
+    /// one is returned as it is.
+    public func owned() -> Tensor {
+        var t = self
+        if storage.isBorrowed { t.makeUnique() }
+        return t
+    }
+
     public var array: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
 
     public subscript(flat i: Int) -> Float {
