@@ -22,16 +22,14 @@ struct JSONDumper {
             throw PendingError(.runtime, at: offset, "tojson indent must be an integer or a string, not \(v.typeName)")
         }
         if indent != nil { itemSeparator = "," }
-        switch p[2] {
-        case nil, .none?: break
-        case .list(let items)?, .tuple(let items)?:
+        if let separators = p[2], !separators.isNone {
+            // Python unpacks any two-item iterable: a tuple, a list, even a two-character string.
+            let items = try interpreter.iterate(separators, at: offset)
             guard items.count == 2, let a = items[0].stringValue, let b = items[1].stringValue else {
                 throw PendingError(.runtime, at: offset, "tojson separators must be two strings (item, key)")
             }
             itemSeparator = a
             keySeparator = b
-        case let v?:
-            throw PendingError(.runtime, at: offset, "tojson separators must be a pair of strings, not \(v.typeName)")
         }
         sortKeys = p[3]?.isTruthy ?? false
         self.interpreter = interpreter
