@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// `Value(json:)` keeps key order and Python's int/float split; `tojson` output is covered in FiltersTests.
-final class JSONTextTests: XCTestCase {
+final class JSONParserTests: XCTestCase {
     func testParseKeepsOrderAndTypes() throws {
         let v = try Value(json: #"{"z": 1, "a": [1.0, 2, -3e2, true, null, "\u00e9\ud83c\udf89\n"], "m": {}}"#)
         guard case .dict(let d) = v else { return XCTFail("not a dict") }
