@@ -2,84 +2,142 @@ import Foundation
 
 /// Expression evaluation with Jinja2's sandboxed lookup rules.
 extension Interpreter {
+    /// Evaluates an expression. A thin dispatcher: each kind is evaluated by its own non-inlined function, so
+    /// that one level of expression nesting costs a small stack frame (this recursion is as deep as the template's
+    /// expressions).
     func eval(_ e: Expression, _ scope: Scope) throws -> Value {
+        nesting += 1
+        defer { nesting -= 1 }
+        if nesting > Interpreter.maxNesting { throw nestingError(at: e.offset) }
         switch e.kind {
-        case .literal(let v):
-            return v
-        case .name(let n):
-            return scope.lookup(n) ?? .undefined(Undefined(variable: n))
-        case .list(let items):
-            return .list(try items.map { try eval($0, scope) })
-        case .tuple(let items):
-            return .tuple(try items.map { try eval($0, scope) })
-        case .dict(let pairs):
-            var d = ValueDictionary()
-            for (k, v) in pairs {
-                let key = try eval(k, scope)
-                let value = try eval(v, scope)
-                do { try d.set(key, value) } catch let u as UnhashableKey {
-                    throw PendingError(.runtime, at: k.offset, "unhashable type: '\(u.typeName)'")
-                }
-            }
-            return .dict(d)
-        case .attribute(let obj, let name):
-            return try getAttribute(try eval(obj, scope), name, at: e.offset)
-        case .item(let obj, let key):
-            let o = try eval(obj, scope)
-            return try getItem(o, try eval(key, scope), at: e.offset)
-        case .slice(let obj, let a, let b, let c):
-            let o = try eval(obj, scope)
-            return try slice(o, try a.map { try eval($0, scope) }, try b.map { try eval($0, scope) },
-                             try c.map { try eval($0, scope) }, at: e.offset)
-        case .call(let callee, let argExprs):
-            if case .attribute(let receiverExpr, let name) = callee.kind {
-                let receiver = try eval(receiverExpr, scope)
-                let args = try evalArguments(argExprs, scope, at: e.offset)
-                if let result = try callMethod(receiver, name, args, at: e.offset) { return result }
-                return try call(try getAttribute(receiver, name, at: e.offset), args, at: e.offset)
-            }
-            let f = try eval(callee, scope)
-            return try call(f, try evalArguments(argExprs, scope, at: e.offset), at: e.offset)
-        case .filter(let base, let name, let argExprs):
-            guard let base else { throw PendingError(.syntax, at: e.offset, "filter without a value") }
-            let v = try eval(base, scope)
-            return try applyFilter(name, v, try evalArguments(argExprs, scope, at: e.offset), scope, at: e.offset)
-        case .test(let base, let name, let argExprs, let negated):
-            let v = try eval(base, scope)
-            let result = try applyTest(name, v, try evalArguments(argExprs, scope, at: e.offset), scope, at: e.offset)
-            return .bool(result != negated)
-        case .unary(let op, let a):
-            return try unary(op, try eval(a, scope), at: e.offset)
-        case .binary(let op, let a, let b):
-            let l = try eval(a, scope)
-            let r = try eval(b, scope)
-            return try binary(op, l, r, at: e.offset)
-        case .concat(let items):
-            var s = ""
-            for item in items { s += stringify(try eval(item, scope)) }
-            return .string(s)
-        case .compare(let first, let rest):
-            var left = try eval(first, scope)
-            for (op, expr) in rest {
-                let right = try eval(expr, scope)
-                if !(try compare(op, left, right, at: expr.offset)) { return .bool(false) }
-                left = right
-            }
-            return .bool(true)
-        case .and(let a, let b):
-            let l = try eval(a, scope)
-            return l.isTruthy ? try eval(b, scope) : l
-        case .or(let a, let b):
-            let l = try eval(a, scope)
-            return l.isTruthy ? l : try eval(b, scope)
-        case .not(let a):
-            return .bool(!(try eval(a, scope).isTruthy))
-        case .conditional(let test, let then, let otherwise):
-            if try eval(test, scope).isTruthy { return try eval(then, scope) }
-            if let otherwise { return try eval(otherwise, scope) }
-            let line = source.position(of: e.offset).line
-            return .undefined(Undefined(hint: "the inline if-expression on line \(line) evaluated to false and no else section was defined."))
+        case .literal(let v): return v
+        case .name(let n): return scope.lookup(n) ?? .undefined(Undefined(variable: n))
+        case .list(let items): return .list(try evalAll(items, scope))
+        case .tuple(let items): return .tuple(try evalAll(items, scope))
+        case .dict(let pairs): return try evalDict(pairs, scope)
+        case .attribute(let obj, let name): return try evalAttribute(obj, name, scope, at: e.offset)
+        case .item(let obj, let key): return try evalItem(obj, key, scope, at: e.offset)
+        case .slice(let obj, let a, let b, let c): return try evalSlice(obj, a, b, c, scope, at: e.offset)
+        case .call(let callee, let args): return try evalCall(callee, args, scope, at: e.offset)
+        case .filter(let base, let name, let args): return try evalFilter(base, name, args, scope, at: e.offset)
+        case .test(let base, let name, let args, let negated): return try evalTest(base, name, args, negated, scope, at: e.offset)
+        case .unary(let op, let a): return try evalUnary(op, a, scope, at: e.offset)
+        case .binary(let op, let a, let b): return try evalBinary(op, a, b, scope, at: e.offset)
+        case .concat(let items): return try evalConcat(items, scope)
+        case .compare(let first, let rest): return try evalCompare(first, rest, scope)
+        case .and(let a, let b): return try evalAnd(a, b, scope)
+        case .or(let a, let b): return try evalOr(a, b, scope)
+        case .not(let a): return try evalNot(a, scope)
+        case .conditional(let test, let then, let otherwise): return try evalConditional(test, then, otherwise, scope, at: e.offset)
         }
+    }
+
+    @inline(never) func evalAll(_ items: [Expression], _ scope: Scope) throws -> [Value] {
+        var out: [Value] = []
+        out.reserveCapacity(items.count)
+        for item in items { out.append(try eval(item, scope)) }
+        return out
+    }
+
+    @inline(never) func evalDict(_ pairs: [(Expression, Expression)], _ scope: Scope) throws -> Value {
+        var d = ValueDictionary()
+        for (k, v) in pairs {
+            let key = try eval(k, scope)
+            let value = try eval(v, scope)
+            do { try d.set(key, value) } catch let u as UnhashableKey {
+                throw PendingError(.runtime, at: k.offset, "unhashable type: '\(u.typeName)'")
+            }
+        }
+        return .dict(d)
+    }
+
+    @inline(never) func evalAttribute(_ obj: Expression, _ name: String, _ scope: Scope, at offset: SourceOffset) throws -> Value {
+        try getAttribute(try eval(obj, scope), name, at: offset)
+    }
+
+    @inline(never) func evalItem(_ obj: Expression, _ key: Expression, _ scope: Scope, at offset: SourceOffset) throws -> Value {
+        let o = try eval(obj, scope)
+        return try getItem(o, try eval(key, scope), at: offset)
+    }
+
+    @inline(never) func evalSlice(_ obj: Expression, _ a: Expression?, _ b: Expression?, _ c: Expression?, _ scope: Scope,
+                                  at offset: SourceOffset) throws -> Value {
+        let o = try eval(obj, scope)
+        return try slice(o, try a.map { try eval($0, scope) }, try b.map { try eval($0, scope) },
+                         try c.map { try eval($0, scope) }, at: offset)
+    }
+
+    @inline(never) func evalCall(_ callee: Expression, _ argExprs: CallArguments, _ scope: Scope, at offset: SourceOffset) throws -> Value {
+        if case .attribute(let receiverExpr, let name) = callee.kind {
+            let receiver = try eval(receiverExpr, scope)
+            let args = try evalArguments(argExprs, scope, at: offset)
+            if let result = try callMethod(receiver, name, args, at: offset) { return result }
+            return try call(try getAttribute(receiver, name, at: offset), args, at: offset)
+        }
+        let f = try eval(callee, scope)
+        return try call(f, try evalArguments(argExprs, scope, at: offset), at: offset)
+    }
+
+    @inline(never) func evalFilter(_ base: Expression?, _ name: String, _ argExprs: CallArguments, _ scope: Scope,
+                                   at offset: SourceOffset) throws -> Value {
+        guard let base else { throw PendingError(.syntax, at: offset, "filter without a value") }
+        let v = try eval(base, scope)
+        return try applyFilter(name, v, try evalArguments(argExprs, scope, at: offset), scope, at: offset)
+    }
+
+    @inline(never) func evalTest(_ base: Expression, _ name: String, _ argExprs: CallArguments, _ negated: Bool, _ scope: Scope,
+                                 at offset: SourceOffset) throws -> Value {
+        let v = try eval(base, scope)
+        let result = try applyTest(name, v, try evalArguments(argExprs, scope, at: offset), scope, at: offset)
+        return .bool(result != negated)
+    }
+
+    @inline(never) func evalUnary(_ op: UnaryOperator, _ a: Expression, _ scope: Scope, at offset: SourceOffset) throws -> Value {
+        try unary(op, try eval(a, scope), at: offset)
+    }
+
+    @inline(never) func evalBinary(_ op: BinaryOperator, _ a: Expression, _ b: Expression, _ scope: Scope, at offset: SourceOffset) throws -> Value {
+        let l = try eval(a, scope)
+        let r = try eval(b, scope)
+        return try binary(op, l, r, at: offset)
+    }
+
+    @inline(never) func evalConcat(_ items: [Expression], _ scope: Scope) throws -> Value {
+        var s = ""
+        for item in items { s += stringify(try eval(item, scope)) }
+        return .string(s)
+    }
+
+    @inline(never) func evalCompare(_ first: Expression, _ rest: [(CompareOperator, Expression)], _ scope: Scope) throws -> Value {
+        var left = try eval(first, scope)
+        for (op, expr) in rest {
+            let right = try eval(expr, scope)
+            if !(try compare(op, left, right, at: expr.offset)) { return .bool(false) }
+            left = right
+        }
+        return .bool(true)
+    }
+
+    @inline(never) func evalAnd(_ a: Expression, _ b: Expression, _ scope: Scope) throws -> Value {
+        let l = try eval(a, scope)
+        return l.isTruthy ? try eval(b, scope) : l
+    }
+
+    @inline(never) func evalOr(_ a: Expression, _ b: Expression, _ scope: Scope) throws -> Value {
+        let l = try eval(a, scope)
+        return l.isTruthy ? l : try eval(b, scope)
+    }
+
+    @inline(never) func evalNot(_ a: Expression, _ scope: Scope) throws -> Value {
+        .bool(!(try eval(a, scope).isTruthy))
+    }
+
+    @inline(never) func evalConditional(_ test: Expression, _ then: Expression, _ otherwise: Expression?, _ scope: Scope,
+                                        at offset: SourceOffset) throws -> Value {
+        if try eval(test, scope).isTruthy { return try eval(then, scope) }
+        if let otherwise { return try eval(otherwise, scope) }
+        let line = source.position(of: offset).line
+        return .undefined(Undefined(hint: "the inline if-expression on line \(line) evaluated to false and no else section was defined."))
     }
 
     func evalArguments(_ a: CallArguments, _ scope: Scope, at offset: SourceOffset) throws -> Arguments {
@@ -205,8 +263,11 @@ extension Interpreter {
             let text = String(scalars: indices(u.count).map { u[$0] })
             if case .markup = obj { return .markup(text) }
             return .string(text)
+        case .dict:
+            // Jinja2 compiles a slice to a plain Python subscript, so nothing falls back to undefined here.
+            throw PendingError(.runtime, at: offset, "unhashable type: 'slice'")
         default:
-            return .undefined(Undefined(missingKey: .string("slice"), of: obj))
+            throw PendingError(.runtime, at: offset, "'\(obj.typeName)' object is not subscriptable")
         }
     }
 

@@ -28,8 +28,17 @@ extension Parser {
     mutating func parseConditional() throws -> Expression {
         try enter()
         defer { leave() }
+        var chain = 0
+        defer { depth -= chain }
+        let mark = unknownNames.count
+        let savedSoft = soft
+        defer { soft = savedSoft }
         var expr = try parseOr()
         while skipName("if") {
+            // The whole conditional expression is a soft frame, its first operand included.
+            if unknownNames.count > mark { unknownNames.removeSubrange(mark...) }
+            soft = true
+            try enter(); chain += 1
             let test = try parseOr()
             let otherwise = skipName("else") ? try parseConditional() : nil
             expr = Expression(kind: .conditional(test: test, then: expr, otherwise: otherwise), offset: expr.offset)
@@ -39,7 +48,10 @@ extension Parser {
 
     mutating func parseOr() throws -> Expression {
         var left = try parseAnd()
+        var chain = 0
+        defer { depth -= chain }
         while skipName("or") {
+            try enter(); chain += 1
             let right = try parseAnd()
             left = Expression(kind: .or(left, right), offset: left.offset)
         }
@@ -48,7 +60,10 @@ extension Parser {
 
     mutating func parseAnd() throws -> Expression {
         var left = try parseNot()
+        var chain = 0
+        defer { depth -= chain }
         while skipName("and") {
+            try enter(); chain += 1
             let right = try parseNot()
             left = Expression(kind: .and(left, right), offset: left.offset)
         }
@@ -87,9 +102,12 @@ extension Parser {
 
     mutating func parseMath1() throws -> Expression {
         var left = try parseConcat()
+        var chain = 0
+        defer { depth -= chain }
         while true {
             let op: BinaryOperator
             if isOp("+") { op = .add } else if isOp("-") { op = .subtract } else { break }
+            try enter(); chain += 1
             advance()
             let right = try parseConcat()
             left = Expression(kind: .binary(op, left, right), offset: left.offset)
@@ -106,10 +124,13 @@ extension Parser {
 
     mutating func parseMath2() throws -> Expression {
         var left = try parsePow()
+        var chain = 0
+        defer { depth -= chain }
         while true {
             let op: BinaryOperator
             if isOp("*") { op = .multiply } else if isOp("/") { op = .divide } else if isOp("//") { op = .floorDivide }
             else if isOp("%") { op = .modulo } else { break }
+            try enter(); chain += 1
             advance()
             let right = try parsePow()
             left = Expression(kind: .binary(op, left, right), offset: left.offset)
@@ -119,7 +140,10 @@ extension Parser {
 
     mutating func parsePow() throws -> Expression {
         var left = try parseUnary()
+        var chain = 0
+        defer { depth -= chain }
         while skipOp("**") {
+            try enter(); chain += 1
             let right = try parseUnary()
             left = Expression(kind: .binary(.power, left, right), offset: left.offset)
         }
@@ -209,7 +233,10 @@ extension Parser {
 
     mutating func parsePostfix(_ start: Expression) throws -> Expression {
         var node = start
+        var chain = 0
+        defer { depth -= chain }
         while true {
+            if isOp(".") || isOp("[") || isOp("(") || isOp("|") || isName("is") { try enter(); chain += 1 }
             if isOp(".") || isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
@@ -222,7 +249,10 @@ extension Parser {
 
     mutating func parseFilterExpression(_ start: Expression) throws -> Expression {
         var node = start
+        var chain = 0
+        defer { depth -= chain }
         while true {
+            if isOp(".") || isOp("[") || isOp("(") || isOp("|") || isName("is") { try enter(); chain += 1 }
             if isOp("|") {
                 node = try parseFilter(node)
             } else if isName("is") {
@@ -270,8 +300,8 @@ extension Parser {
             guard args.isEmpty else { throw PendingError(.unsupported, at: t.offset, "a slice inside a tuple subscript is not supported") }
             return Expression(kind: .slice(node, start: a, stop: b, step: c), offset: node.offset)
         }
-        guard !args.isEmpty else { throw fail("expected subscript expression", at: t) }
-        let key = args.count == 1 ? args[0] : Expression(kind: .tuple(args), offset: args[0].offset)
+        // `x[]` is legal Jinja: an empty tuple key.
+        let key = args.count == 1 ? args[0] : Expression(kind: .tuple(args), offset: args.first?.offset ?? t.offset)
         return Expression(kind: .item(node, key), offset: node.offset)
     }
 
@@ -351,7 +381,10 @@ extension Parser {
 
     mutating func parseFilter(_ node: Expression) throws -> Expression {
         var node = node
+        var chain = 0
+        defer { depth -= chain }
         while isOp("|") {
+            try enter(); chain += 1
             advance()
             node = try parseFilterCall(node)
         }
@@ -394,20 +427,23 @@ extension Parser {
         return Expression(kind: .test(node, name, args, negated: negated), offset: node.offset)
     }
 
-    private func checkFilter(_ name: String, at t: Token) throws {
-        if builtinFilters[name] != nil { return }
+    /// Records an unknown or refused filter outside a soft frame (see `Parser.soft`).
+    private mutating func checkFilter(_ name: String, at t: Token) throws {
+        if builtinFilters[name] != nil || soft { return }
         if unsupportedFilters.contains(name) {
-            throw PendingError(.unsupported, at: t.offset, "the '\(name)' filter is not supported",
-                               fix: "chat templates rarely need it; rewrite that part of the template")
+            unknownNames.append(PendingError(.unsupported, at: t.offset, "the '\(name)' filter is not supported",
+                                             fix: "chat templates rarely need it; rewrite that part of the template"))
+        } else {
+            unknownNames.append(PendingError(.syntax, at: t.offset, "No filter named '\(name)'.", fix: "check the filter's spelling"))
         }
-        throw PendingError(.syntax, at: t.offset, "No filter named '\(name)'.", fix: "check the filter's spelling")
     }
 
-    private func checkTest(_ name: String, at t: Token) throws {
-        if builtinTests[name] != nil { return }
+    private mutating func checkTest(_ name: String, at t: Token) throws {
+        if builtinTests[name] != nil || soft { return }
         if unsupportedTests.contains(name) {
-            throw PendingError(.unsupported, at: t.offset, "the '\(name)' test is not supported")
+            unknownNames.append(PendingError(.unsupported, at: t.offset, "the '\(name)' test is not supported"))
+        } else {
+            unknownNames.append(PendingError(.syntax, at: t.offset, "No test named '\(name)'.", fix: "check the test's spelling"))
         }
-        throw PendingError(.syntax, at: t.offset, "No test named '\(name)'.", fix: "check the test's spelling")
     }
 }

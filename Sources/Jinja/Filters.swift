@@ -13,7 +13,11 @@ let unsupportedFilters: Set<String> = ["filesizeformat", "groupby", "pprint", "r
 extension Interpreter {
     func applyFilter(_ name: String, _ value: Value, _ args: Arguments, _ scope: Scope?, at offset: SourceOffset) throws -> Value {
         guard let f = builtinFilters[name] else {
-            throw PendingError(.syntax, at: offset, "No filter named '\(name)'.", fix: "check the filter's spelling")
+            if unsupportedFilters.contains(name) {
+                throw PendingError(.unsupported, at: offset, "the '\(name)' filter is not supported",
+                                   fix: "chat templates rarely need it; rewrite that part of the template")
+            }
+            throw PendingError(.runtime, at: offset, "No filter named '\(name)' found.", fix: "check the filter's spelling")
         }
         return try f(self, value, args, offset)
     }

@@ -8,10 +8,12 @@ extension Interpreter {
     /// format string).
     func printfFormat(_ format: String, _ operand: Value, escape: (String) -> String, at o: SourceOffset) throws -> String {
         var args: [Value]
-        var mapping: ValueDictionary? = nil
+        // Python takes any non-tuple operand with __getitem__ (dict, list, undefined) as a mapping: `%(key)s` looks
+        // the key up in it and leftover arguments are not an error.
+        var mapping: Value? = nil
         switch operand {
         case .tuple(let t): args = t
-        case .dict(let d): args = [operand]; mapping = d
+        case .dict, .list, .undefined: args = [operand]; mapping = operand
         default: args = [operand]
         }
         var next = 0
@@ -39,8 +41,15 @@ extension Interpreter {
                 }
                 guard depth == 0 else { throw PendingError(.runtime, at: o, "incomplete format key") }
                 let key = String(scalars: u[(i + 1)..<(j - 1)])
-                guard let v = mapping[key] else { throw PendingError(.runtime, at: o, pyRepr(string: key)) }
-                value = v
+                switch mapping {
+                case .dict(let d):
+                    guard let v = d[key] else { throw PendingError(.runtime, at: o, pyRepr(string: key)) }
+                    value = v
+                case .undefined(let undefined):
+                    throw undefinedError(undefined, at: o)
+                default:
+                    throw PendingError(.runtime, at: o, "list indices must be integers or slices, not str")
+                }
                 usedMapping = true
                 i = j
             }
@@ -207,7 +216,7 @@ extension Interpreter {
                     index = Int(argName) ?? Int.max
                 }
                 guard index < args.positional.count else {
-                    throw PendingError(.runtime, at: o, "Replacement index \(index) out of range for positional args tuple")
+                    throw PendingError(.runtime, at: o, "tuple index out of range")
                 }
                 value = args.positional[index]
             } else {

@@ -96,6 +96,8 @@ extension Interpreter {
     /// Python's `dict(source)`: a mapping's entries, or key/value pairs from an iterable.
     func mappingEntries(_ source: Value, at o: SourceOffset) throws -> ValueDictionary {
         if case .dict(let d) = source { return d }
+        // `dict(x)` first looks up `x.keys`, which an undefined value refuses.
+        if case .undefined(let u) = source { throw undefinedError(u, at: o) }
         if case .object(let obj) = source, let ns = obj as? Namespace { return ns.attributes }
         var d = ValueDictionary()
         for (k, pair) in try iterate(source, at: o).enumerated() {

@@ -9,7 +9,11 @@ final class Interpreter {
     let timeZone: TimeZone
     var out = ""
     var callDepth = 0
-    static let maxCallDepth = 100
+    static let maxCallDepth = 40
+    /// Run-time nesting in rough stack units (an expression level ~1.3 KB, a macro call 3 units, a loop 2), bounded so
+    /// that a render fits a 512 KB worker-thread stack whatever the template does.
+    var nesting = 0
+    static let maxNesting = 256
     /// Cap on one string or list built by `*` or `range` etc., so that a template cannot exhaust memory.
     static let maxResultSize = 50_000_000
 
@@ -31,48 +35,81 @@ final class Interpreter {
         return .normal
     }
 
+    /// Runs one statement; like `eval`, a thin dispatcher over non-inlined functions to keep each nesting level's
+    /// stack frame small.
     func execute(_ node: Node, _ scope: Scope) throws -> Flow {
         switch node {
         case .text(let s):
             out += s
         case .output(let e):
-            out += stringify(try eval(e, scope))
+            try executeOutput(e, scope)
         case .ifChain(let branches, let otherwise):
-            for (test, body) in branches where try eval(test, scope).isTruthy {
-                return try execute(body, scope)
-            }
-            return try execute(otherwise, scope)
+            return try executeIf(branches, otherwise, scope)
         case .forLoop(let loop):
             return try executeFor(loop, scope)
         case .set(let target, let e, _):
-            try assign(target, try eval(e, scope), in: scope, at: e.offset)
+            try executeSet(target, e, scope)
         case .setBlock(let target, let filters, let body, let offset):
-            var value: Value = .string(try capture(body, Scope(parent: scope)))
-            value = try applyFilters(filters, to: value, scope)
-            try assign(target, value, in: scope, at: offset)
+            try executeSetBlock(target, filters, body, scope, at: offset)
         case .macro(let def):
             scope.set(def.name, .object(Macro(def, closure: scope)))
         case .callBlock(let call, let callerDef):
-            let caller = Macro(callerDef, closure: scope)
-            guard case .call(let callee, let argExprs) = call.kind else { return .normal }
-            var args = try evalArguments(argExprs, scope, at: call.offset)
-            args.keywords.append(("caller", .object(caller)))
-            let f = try eval(callee, scope)
-            out += stringify(try self.call(f, args, at: call.offset))
+            try executeCallBlock(call, callerDef, scope)
         case .filterBlock(let filters, let body):
-            let text = try capture(body, Scope(parent: scope))
-            out += stringify(try applyFilters(filters, to: .string(text), scope))
+            try executeFilterBlock(filters, body, scope)
         case .with(let pairs, let body):
-            let inner = Scope(parent: scope)
-            let values = try pairs.map { try eval($0.1, scope) }
-            for ((target, e), v) in zip(pairs, values) { try assign(target, v, in: inner, at: e.offset) }
-            return try execute(body, inner)
+            return try executeWith(pairs, body, scope)
         case .breakLoop:
             return .breakLoop
         case .continueLoop:
             return .continueLoop
         }
         return .normal
+    }
+
+    @inline(never) func executeOutput(_ e: Expression, _ scope: Scope) throws {
+        out += stringify(try eval(e, scope))
+    }
+
+    @inline(never) func executeIf(_ branches: [(Expression, [Node])], _ otherwise: [Node], _ scope: Scope) throws -> Flow {
+        nesting += 1
+        defer { nesting -= 1 }
+        for (test, body) in branches where try eval(test, scope).isTruthy {
+            return try execute(body, scope)
+        }
+        return try execute(otherwise, scope)
+    }
+
+    @inline(never) func executeSet(_ target: AssignTarget, _ e: Expression, _ scope: Scope) throws {
+        try assign(target, try eval(e, scope), in: scope, at: e.offset)
+    }
+
+    @inline(never) func executeSetBlock(_ target: AssignTarget, _ filters: [Expression], _ body: [Node], _ scope: Scope,
+                                        at offset: SourceOffset) throws {
+        var value: Value = .string(try capture(body, Scope(parent: scope)))
+        value = try applyFilters(filters, to: value, scope)
+        try assign(target, value, in: scope, at: offset)
+    }
+
+    @inline(never) func executeCallBlock(_ call: Expression, _ callerDef: MacroDefinition, _ scope: Scope) throws {
+        let caller = Macro(callerDef, closure: scope)
+        guard case .call(let callee, let argExprs) = call.kind else { return }
+        var args = try evalArguments(argExprs, scope, at: call.offset)
+        args.keywords.append(("caller", .object(caller)))
+        let f = try eval(callee, scope)
+        out += stringify(try self.call(f, args, at: call.offset))
+    }
+
+    @inline(never) func executeFilterBlock(_ filters: [Expression], _ body: [Node], _ scope: Scope) throws {
+        let text = try capture(body, Scope(parent: scope))
+        out += stringify(try applyFilters(filters, to: .string(text), scope))
+    }
+
+    @inline(never) func executeWith(_ pairs: [(AssignTarget, Expression)], _ body: [Node], _ scope: Scope) throws -> Flow {
+        let inner = Scope(parent: scope)
+        let values = try pairs.map { try eval($0.1, scope) }
+        for ((target, e), v) in zip(pairs, values) { try assign(target, v, in: inner, at: e.offset) }
+        return try execute(body, inner)
     }
 
     /// Renders `nodes` into a string of their own (macro bodies, `{% set %}` blocks, filter blocks).
@@ -93,7 +130,10 @@ final class Interpreter {
         return v
     }
 
-    func executeFor(_ loop: ForLoop, _ scope: Scope, over given: Value? = nil, depth0: Int = 0) throws -> Flow {
+    @inline(never) func executeFor(_ loop: ForLoop, _ scope: Scope, over given: Value? = nil, depth0: Int = 0) throws -> Flow {
+        nesting += 2
+        defer { nesting -= 2 }
+        if nesting > Interpreter.maxNesting { throw nestingError(at: loop.offset) }
         let iterable = try given ?? eval(loop.iterable, scope)
         var items = try iterate(iterable, at: loop.iterable.offset)
         if let test = loop.filter {
@@ -113,7 +153,7 @@ final class Interpreter {
         if loop.recursive {
             recurse = { [unowned self] value, depth, offset in
                 try self.enterCall(at: offset)
-                defer { self.callDepth -= 1 }
+                defer { self.callDepth -= 1; self.nesting -= 3 }
                 let saved = self.out
                 self.out = ""
                 defer { self.out = saved }
@@ -158,10 +198,18 @@ final class Interpreter {
 
     // MARK: - Macros
 
+    func nestingError(at offset: SourceOffset) -> PendingError {
+        PendingError(.unsupported, at: offset, "the template nests too deeply at run time (expressions, loops and macro calls)",
+                     fix: "check for a macro (or recursive loop) that never stops calling itself")
+    }
+
     func enterCall(at offset: SourceOffset) throws {
+        nesting += 3
+        if nesting > Interpreter.maxNesting { nesting -= 3; throw nestingError(at: offset) }
         callDepth += 1
         if callDepth > Interpreter.maxCallDepth {
             callDepth -= 1
+            nesting -= 3
             throw PendingError(.runtime, at: offset, "macro calls nest deeper than \(Interpreter.maxCallDepth)",
                                fix: "check for a macro (or recursive loop) that never stops calling itself")
         }
@@ -172,7 +220,7 @@ final class Interpreter {
     func invoke(_ macro: Macro, _ args: Arguments, at offset: SourceOffset) throws -> Value {
         let def = macro.definition
         try enterCall(at: offset)
-        defer { callDepth -= 1 }
+        defer { callDepth -= 1; nesting -= 3 }
         let scope = Scope(parent: macro.closure)
         var keywords = args.keywords
         func takeKeyword(_ name: String) -> Value? {

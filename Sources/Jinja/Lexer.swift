@@ -266,7 +266,8 @@ struct Lexer {
                 pos += op.utf8.count
             } else {
                 let c = decodeScalar(at: pos)
-                throw PendingError(.syntax, at: SourceOffset(start), "unexpected char \(pyRepr(string: String(Character(c))))",
+                let index = bytes[0..<pos].filter { $0 & 0xC0 != 0x80 }.count
+                throw PendingError(.syntax, at: SourceOffset(start), "unexpected char \(pyRepr(string: String(Character(c)))) at \(index)",
                                    fix: "check the quoting and the operators inside the tag")
             }
         }

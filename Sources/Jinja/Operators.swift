@@ -120,7 +120,8 @@ extension Interpreter {
 
     func binary(_ op: BinaryOperator, _ a: Value, _ b: Value, at offset: SourceOffset) throws -> Value {
         if case .undefined(let u) = a { throw undefinedError(u, at: offset) }
-        if case .undefined(let u) = b { throw undefinedError(u, at: offset) }
+        // `'text' % x` is str.__mod__, which takes an undefined value (it has __getitem__) as a mapping.
+        if case .undefined(let u) = b, !(op == .modulo && a.isString) { throw undefinedError(u, at: offset) }
         switch op {
         case .add: return try add(a, b, at: offset)
         case .subtract:
@@ -128,7 +129,10 @@ extension Interpreter {
         case .multiply: return try multiply(a, b, at: offset)
         case .divide:
             guard let x = a.numberValue, let y = b.numberValue else { throw typeError("/", a, b, at: offset) }
-            guard y != 0 else { throw PendingError(.runtime, at: offset, "division by zero") }
+            guard y != 0 else {
+                let isFloat: Bool = { if case .double = a { return true }; if case .double = b { return true }; return false }()
+                throw PendingError(.runtime, at: offset, isFloat ? "float division by zero" : "division by zero")
+            }
             return .double(x / y)
         case .floorDivide:
             if let x = a.intValue, let y = b.intValue {

@@ -10,8 +10,14 @@ struct Parser {
     static let maxDepth = 64
     /// How many `for` bodies enclose the current position within the current macro (for `break`/`continue`).
     var loopDepth = 0
-    /// Open tags, innermost last, for "unexpected end of template" messages.
+    /// Open tags, innermost last, and the end tags each body is looking for: Jinja2's context for
+    /// "unexpected end of template" and "unknown tag" messages.
     var tagStack: [String] = []
+    var endStack: [[String]] = []
+    /// Jinja2's "soft frame": inside an `{% if %}` or an `x if c else y`, an unknown filter or test only fails if it
+    /// runs; elsewhere it fails the whole template (reported after parsing, as Jinja2 compiles after it parses).
+    var soft = false
+    var unknownNames: [PendingError] = []
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -99,11 +105,12 @@ struct Parser {
     mutating func parseTemplate() throws -> [Node] {
         let body = try subparse(until: nil)
         guard case .eof = current.kind else { throw fail("unexpected \(describe(current))") }
+        if let first = unknownNames.first { throw first }
         return body
     }
 
     /// Nodes up to (not including) a block tag whose name is in `end`; at `eof` when `end` is nil.
-    mutating func subparse(until end: Set<String>?) throws -> [Node] {
+    mutating func subparse(until end: [String]?) throws -> [Node] {
         var body: [Node] = []
         while true {
             switch current.kind {
@@ -133,18 +140,39 @@ struct Parser {
     }
 
     /// `%}`, a body, and the end tag (consumed when `dropNeedle`).
-    mutating func parseBody(_ end: Set<String>, dropNeedle: Bool) throws -> [Node] {
+    /// `soft`: whether the body is in an `{% if %}`'s frame (other blocks open a frame of their own).
+    mutating func parseBody(_ end: [String], dropNeedle: Bool, soft bodySoft: Bool = false) throws -> [Node] {
         _ = skipOp(":")
         try expectBlockEnd()
+        let savedSoft = soft
+        soft = bodySoft
+        defer { soft = savedSoft }
+        endStack.append(end)
+        defer { endStack.removeLast() }
         let body = try subparse(until: end)
         if case .eof = current.kind {
-            let looking = end.sorted().map { "'\($0)'" }.joined(separator: " or ")
-            var what = "Unexpected end of template. Jinja was looking for the following tags: \(looking)."
-            if let open = tagStack.last { what += " The innermost block that needs to be closed is '\(open)'." }
-            throw fail(what, fix: "close every block tag")
+            throw fail(unknownTagMessage(nil, openTags: tagStack), fix: "close every block tag")
         }
         if dropNeedle { advance() }
         return body
+    }
+
+    /// Jinja2's message for an unknown tag (`name`) or the end of the template (nil) inside open blocks.
+    func unknownTagMessage(_ name: String?, openTags: ArraySlice<String>) -> String {
+        var parts = [name.map { "Encountered unknown tag '\($0)'." } ?? "Unexpected end of template."]
+        if let looking = endStack.last?.map({ "'\($0)'" }).joined(separator: " or ") {
+            if let name, endStack.joined().contains(name) {
+                parts.append("You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for \(looking).")
+            } else {
+                parts.append("Jinja was looking for the following tags: \(looking).")
+            }
+        }
+        if let open = openTags.last { parts.append("The innermost block that needs to be closed is '\(open)'.") }
+        return parts.joined(separator: " ")
+    }
+
+    func unknownTagMessage(_ name: String?, openTags: [String]) -> String {
+        unknownTagMessage(name, openTags: openTags[...])
     }
 
     // MARK: - Statements
@@ -190,7 +218,7 @@ struct Parser {
             }
             let fix = Parser.endTags.contains(tag) ? "it does not close any open block here; check the nesting"
                 : "check the spelling; supported tags: for, if, set, macro, call, filter, with, raw, break, continue"
-            throw fail("Encountered unknown tag '\(tag)'.", at: t, fix: fix)
+            throw fail(unknownTagMessage(tag, openTags: tagStack.dropLast()), at: t, fix: fix)
         }
     }
 
@@ -204,7 +232,12 @@ struct Parser {
         try expectName("in")
         let iterable = try parseTuple(withCondexpr: false, extraEnd: ["recursive"])
         var filter: Expression? = nil
-        if skipName("if") { filter = try parseExpression() }
+        if skipName("if") {
+            let savedSoft = soft
+            soft = false
+            defer { soft = savedSoft }
+            filter = try parseExpression()
+        }
         let recursive = skipName("recursive")
         loopDepth += 1
         let body = try parseBody(["endfor", "else"], dropNeedle: false)
@@ -221,14 +254,17 @@ struct Parser {
 
     mutating func parseIf() throws -> Node {
         advance()
+        let savedSoft = soft
+        soft = true
+        defer { soft = savedSoft }
         var branches: [(Expression, [Node])] = []
         var otherwise: [Node] = []
         while true {
             let test = try parseTuple(withCondexpr: false)
-            let body = try parseBody(["elif", "else", "endif"], dropNeedle: false)
+            let body = try parseBody(["elif", "else", "endif"], dropNeedle: false, soft: true)
             branches.append((test, body))
             if skipName("elif") { continue }
-            if skipName("else") { otherwise = try parseBody(["endif"], dropNeedle: true) } else { advance() }
+            if skipName("else") { otherwise = try parseBody(["endif"], dropNeedle: true, soft: true) } else { advance() }
             break
         }
         return .ifChain(branches, otherwise: otherwise)
@@ -241,7 +277,10 @@ struct Parser {
         if skipOp("=") {
             return .set(target, try parseTuple(), offset)
         }
+        let savedSoft = soft
+        soft = false
         let filters = try parseFilterChain(startInline: false)
+        soft = savedSoft
         let body = try parseBody(["endset"], dropNeedle: true)
         return .setBlock(target, filters: filters, body: body, offset)
     }
@@ -250,7 +289,10 @@ struct Parser {
         let offset = current.offset
         advance()
         let name = try expectIdentifier()
+        let savedSoft = soft
+        soft = false
         let (params, defaults) = try parseSignature()
+        soft = savedSoft
         let saved = loopDepth
         loopDepth = 0
         defer { loopDepth = saved }
@@ -293,7 +335,10 @@ struct Parser {
 
     mutating func parseFilterBlock() throws -> Node {
         advance()
+        let savedSoft = soft
+        soft = false
         let filters = try parseFilterChain(startInline: true)
+        soft = savedSoft
         let body = try parseBody(["endfilter"], dropNeedle: true)
         return .filterBlock(filters: filters, body: body)
     }
@@ -338,7 +383,10 @@ struct Parser {
                 if isOp(",") { isTuple = true; continue } else { break }
             }
             guard case .name(let name) = t.kind else {
-                throw fail("can't assign to \(describe(t))", fix: "assign to a variable name")
+                switch t.kind {
+                case .string, .integer, .float: throw fail("can't assign to 'const'", fix: "assign to a variable name")
+                default: throw fail("can't assign to \(describe(t))", fix: "assign to a variable name")
+                }
             }
             if ["true", "false", "True", "False", "none", "None"].contains(name) {
                 throw fail("can't assign to 'const'", at: t)
@@ -357,11 +405,12 @@ struct Parser {
         return isTuple ? .tuple(targets) : targets[0]
     }
 
+    /// Where a comma-separated list may end. Jinja2 passes its extra end rules (`in` in a `for` target) in a way
+    /// that never matches, so only the tag end and `)` end a tuple: `{% for a, b, in x %}` is an error there too.
     func isTupleEnd(_ extraEnd: Set<String> = []) -> Bool {
         switch current.kind {
         case .variableEnd, .blockEnd: return true
         case .op(")"): return true
-        case .name(let n): return extraEnd.contains(n)
         default: return false
         }
     }

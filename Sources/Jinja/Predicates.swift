@@ -102,7 +102,7 @@ private let comparisonTests: [String: CompareOperator] = [
 extension Interpreter {
     func applyTest(_ name: String, _ value: Value, _ args: Arguments, _ scope: Scope?, at offset: SourceOffset) throws -> Bool {
         guard let f = builtinTests[name] else {
-            throw PendingError(.syntax, at: offset, "No test named '\(name)'.", fix: "check the test's spelling")
+            throw PendingError(.runtime, at: offset, "No test named '\(name)' found.", fix: "check the test's spelling")
         }
         return try f(self, value, args, offset)
     }

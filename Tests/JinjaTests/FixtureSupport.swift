@@ -100,3 +100,32 @@ func mismatch(_ expected: Value, _ render: () throws -> String) -> String? {
         return "expected a JinjaError, got \(error)"
     }
 }
+
+/// Renders each template (with `context`, the fixtures' clock) and compares with its expected text exactly.
+func expectRenders(_ cases: [(String, String)], context: [String: Value] = [:], file: StaticString = #filePath, line: UInt = #line) throws {
+    for (source, expected) in cases {
+        do {
+            let actual = try Template(source).render(context, now: { Fixture.now }, timeZone: Fixture.utc)
+            XCTAssert(actual.unicodeScalars.elementsEqual(expected.unicodeScalars),
+                      "\(pyRepr(string: source)): \(firstDifference(expected, actual))", file: file, line: line)
+        } catch {
+            XCTFail("\(pyRepr(string: source)): \(error)", file: file, line: line)
+        }
+    }
+}
+
+/// Expects parsing or rendering `source` to fail with a `JinjaError` of this kind, position and message.
+func expectFailure(_ source: String, kind: JinjaError.Kind? = nil, line: Int? = nil, column: Int? = nil, what: String? = nil,
+                   context: [String: Value] = [:], file: StaticString = #filePath, testLine: UInt = #line) {
+    do {
+        let text = try Template(source).render(context, now: { Fixture.now }, timeZone: Fixture.utc)
+        XCTFail("\(pyRepr(string: source)) rendered \(pyRepr(string: text)) instead of failing", file: file, line: testLine)
+    } catch let e as JinjaError {
+        if let kind { XCTAssertEqual(e.kind, kind, "\(pyRepr(string: source)): \(e)", file: file, line: testLine) }
+        if let line { XCTAssertEqual(e.line, line, "\(pyRepr(string: source)): line of \(e)", file: file, line: testLine) }
+        if let column { XCTAssertEqual(e.column, column, "\(pyRepr(string: source)): column of \(e)", file: file, line: testLine) }
+        if let what { XCTAssertEqual(e.what, what, "\(pyRepr(string: source))", file: file, line: testLine) }
+    } catch {
+        XCTFail("\(pyRepr(string: source)): not a JinjaError: \(error)", file: file, line: testLine)
+    }
+}
