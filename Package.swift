@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Prompts", dependencies: ["TensorCore"]),
         .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "GGUF", "Jinja", "LoRA", "Prompts"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", .product(name: "Crypto", package: "swift-crypto"),
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", "Workspace", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "Demo", dependencies: ["Workspace", "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Prompts", "Pipeline", "LLM", "Daemon"]),
         .target(name: "DNDCLI", dependencies: [

@@ -41,8 +41,7 @@ struct InstallGenerator: ParsableCommand {
                 guard b.metadata.identity == bundle.metadata.identity else {
                     throw DNDError("\(source.path): changed while it was being copied; install again")
                 }
-                return GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                     trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
+                return b.info
             }
             for n in notes { print("note: \(n)") }
             let c = bundle.config

@@ -37,22 +37,16 @@ struct Train: ParsableCommand {
             let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
             for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
-            let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: enc.identity, length: settings.length)
             let bar = ProgressLine("train")
-            let out = layout.generators.appendingPathComponent(".training-\(getpid())")
             let lossLog = try self.lossLog.map { try LossLogFile(path: $0) }
-            let outcome = try GeneratorTraining.run(
-                zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout,
-                workDirectory: layout.state.appendingPathComponent("training"), output: out,
+            let installed = try RootTraining(layout: layout).trainAndInstall(
+                zoo: zoo, encoder: enc, settings: settings, holdout: holdout,
                 log: { bar.note($0) },
                 progress: { p in
                     lossLog?.append(p)
                     bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate))
                 })
-            let b = outcome.bundle
-            let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                     trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-            let handle = try GeneratorStore(layout: layout).install(out, info: info)
+            let outcome = installed.outcome, b = outcome.bundle, handle = installed.handle
             print("trained generator \(b.metadata.identity) on \(zoo.datasets.count) datasets (\(b.metadata.checkpoints) checkpoints)\(holdout.isEmpty ? "" : ", held out: " + holdout.joined(separator: ", "))")
             print(String(format: "  %d steps, final loss %.5f (mean of last 20: %.5f), %d parameters", outcome.summary.steps,
                          outcome.summary.finalLoss, outcome.summary.recentLoss, b.generator.parameterCount))

@@ -361,17 +361,11 @@ public final class DemoRunner {
         let t0 = Date()
         let zoo = try Zoo.scan(layout.checkpoints)
         for w in zoo.warnings { events.line("      warning: \(w)") }
-        let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: encoder.identity, length: s.length)
-        let out = layout.generators.appendingPathComponent(".training-\(getpid())")
-        let outcome = try GeneratorTraining.run(
-            zoo: zoo, encoder: encoder, cache: cache, settings: s, holdout: settings.heldOutNames,
-            workDirectory: layout.state.appendingPathComponent("training"), output: out,
+        let installed = try RootTraining(layout: layout).trainAndInstall(
+            zoo: zoo, encoder: encoder, settings: s, holdout: settings.heldOutNames,
             log: { self.events.line("      " + $0) },
             progress: { p in self.events.progress("generator", p.step, p.totalSteps, String(format: "loss %.5f", p.loss)) })
-        let b = outcome.bundle
-        let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                 trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-        try store.install(out, info: info)
+        let outcome = installed.outcome, b = outcome.bundle
         store.prune(keep: Set([store.linkedID()].compactMap { $0 }))
         let summary = String(format: "%@: %d parameters, %d steps, final loss %.5f, on %d datasets (%d checkpoints)", b.metadata.identity,
                              b.generator.parameterCount, outcome.summary.steps, Double(outcome.summary.recentLoss), zoo.datasets.count,
