@@ -180,7 +180,7 @@ public final class DemoRunner {
         return try ModelSource.resolve(url).url
     }
 
-    /// Copies the real model into base/ (once; a temp name, then a rename) and measures the base instruct model on
+    /// Copies the real model into base/ (once; `AtomicFolder`: a temp folder, then a rename) and measures the base instruct model on
     /// every dataset: a dataset it already solves would teach a LoRA nothing.
     func installBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
         let source = try smolLM2Source()
@@ -195,14 +195,7 @@ public final class DemoRunner {
         try book.forget("base")
         let t0 = Date()
         if !present() {
-            if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
-            try fm.createDirectory(at: layout.base, withIntermediateDirectories: true)
-            let tmp = layout.base.appendingPathComponent(".\(source.lastPathComponent).tmp-\(getpid())")
-            try? fm.removeItem(at: tmp)
-            try fm.copyItem(at: source, to: tmp)
-            AtomicFile.syncFolder(layout.base)
-            guard rename(tmp.path, installed.path) == 0 else { throw DNDError("\(installed.path): cannot move the model into place") }
-            AtomicFile.syncDirectory(layout.base)
+            try AtomicFolder.write(layout.base) { tmp in try fm.copyItem(at: source, to: tmp.appendingPathComponent(source.lastPathComponent)) }
         }
         let l0 = Date()
         let model = try CausalLM.load(layout.base)
@@ -249,15 +242,11 @@ public final class DemoRunner {
         let docs = try Pretrainer.readDocuments(paths.pretrainData)
         let p = settings.pretrain
         events.line("      pretraining a \(p.numHiddenLayers)-layer, \(p.hiddenSize)-wide Qwen2-architecture model from scratch on \(docs.count) documents, \(p.steps) steps")
-        let tmp = paths.build.appendingPathComponent("base")
-        let fm = FileManager.default
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: paths.build, withIntermediateDirectories: true)
-        _ = try Pretrainer.pretrain(config: p, documents: docs, out: tmp) { pr in
-            self.events.progress("pretrain", pr.step, pr.steps, String(format: "loss %.4f", pr.loss))
+        try AtomicFolder.write(layout.base) { tmp in
+            _ = try Pretrainer.pretrain(config: p, documents: docs, out: tmp) { pr in
+                self.events.progress("pretrain", pr.step, pr.steps, String(format: "loss %.4f", pr.loss))
+            }
         }
-        if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
-        try fm.moveItem(at: tmp, to: layout.base)
         let model = try CausalLM.load(layout.base)
         let seconds = Date().timeIntervalSince(t0)
         // The premise of the demo: the base knows every content, and ignores the datasets' format instructions.

@@ -156,16 +156,10 @@ public enum GeneratorTraining {
         stage("train generator")
 
         let meta = plan.metadata(zoo: zoo, holdout: holdout, trainedAt: summary.finishedAt ?? "")
-        let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: tmp)
-        try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)
-        _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
-        AtomicFile.syncFolder(tmp)
-        try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard rename(tmp.path, output.path) == 0 else {
-            throw DNDError("\(output.path): cannot move the trained generator into place (\(String(cString: strerror(errno)))); remove what is there")
+        try AtomicFolder.write(output) { tmp in
+            try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, to: tmp)
+            _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
         }
-        AtomicFile.syncDirectory(output.deletingLastPathComponent())
         try? FileManager.default.removeItem(at: work)  // finished: the checkpoints are no longer needed
         stage("write generator")
         return Outcome(bundle: try GeneratorBundle(folder: output), summary: summary, stages: stages)
