@@ -21,18 +21,14 @@ struct LoRATokens: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let folder = URL(fileURLWithPath: adapter)
-            let a = try LoRAAdapter(folder: folder)
-            var (tokens, lay) = try WeightTokenizer.tokenize(a, chunkWidth: chunkWidth)
-            lay.adapter = folder.standardizedFileURL.lastPathComponent
-            try SafeTensorsWriter.write(["tokens": tokens], to: URL(fileURLWithPath: out), metadata: [
-                "chunk_width": String(chunkWidth), "rank": String(lay.rank), "num_tokens": String(lay.count),
-            ])
-            if let layout { try lay.write(to: URL(fileURLWithPath: layout)) }
-            print("\(lay.count) tokens of shape \(lay.tokenShape) (rank \(lay.rank), chunk width \(chunkWidth), \(lay.sites.count) sites) -> \(out)")
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let folder = URL(fileURLWithPath: adapter)
+        let a = try LoRAAdapter(folder: folder)
+        var (tokens, lay) = try WeightTokenizer.tokenize(a, chunkWidth: chunkWidth)
+        lay.adapter = folder.standardizedFileURL.lastPathComponent
+        try SafeTensorsWriter.write(["tokens": tokens], to: URL(fileURLWithPath: out), metadata: [
+            "chunk_width": String(chunkWidth), "rank": String(lay.rank), "num_tokens": String(lay.count),
+        ])
+        if let layout { try lay.write(to: URL(fileURLWithPath: layout)) }
+        print("\(lay.count) tokens of shape \(lay.tokenShape) (rank \(lay.rank), chunk width \(chunkWidth), \(lay.sites.count) sites) -> \(out)")
     }
 }
