@@ -51,11 +51,13 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // A deterministic stand-in for the pipeline, and `dnd-testhost`, a real daemon process running it (tests only).
-        .target(name: "DaemonTestSupport", dependencies: ["Workspace", "Daemon", "LoRA", "Prompts", "Pipeline", "TensorCore", "DNDTestSupport"]),
-        .executableTarget(name: "dnd-testhost", dependencies: ["Daemon", "DaemonTestSupport"]),
         .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Sources/DNDTestSupport"),
+        // Tests only, under Tests/Support: fixtures and helpers shared by the test targets; a deterministic stand-in for
+        // the pipeline, and `dnd-testhost`, a real daemon process running it.
+        .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Tests/Support/DNDTestSupport"),
+        .target(name: "DaemonTestSupport", dependencies: ["Workspace", "Daemon", "LoRA", "Prompts", "Pipeline", "TensorCore", "DNDTestSupport"],
+                path: "Tests/Support/DaemonTestSupport"),
+        .executableTarget(name: "dnd-testhost", dependencies: ["Daemon", "DaemonTestSupport"], path: "Tests/Support/dnd-testhost"),
         .testTarget(name: "FileKitTests", dependencies: ["FileKit", "DNDTestSupport"]),
         .testTarget(name: "WorkspaceTests", dependencies: ["Workspace", "FileKit", "DaemonTestSupport", "DNDTestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),

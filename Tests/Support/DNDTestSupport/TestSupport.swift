@@ -3,9 +3,9 @@ import TensorCore
 
 /// Helpers shared by every test target: fixtures, temporary folders, finite differences, the CLI binary.
 public enum TestSupport {
-    /// The repository root (two levels above this file's `Sources/DNDTestSupport`).
+    /// The repository root (three levels above this file's `Tests/Support/DNDTestSupport`).
     public static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// `../shared/fixtures` next to the repository, or `$DND_FIXTURES`.
     public static var fixtures: URL {
@@ -71,14 +71,17 @@ public enum TestSupport {
     }
 
     /// The built `dnd` binary next to the test bundle.
-    public static var dndBinary: URL {
+    public static var dndBinary: URL { builtProduct("dnd") }
+
+    /// A product built next to the test bundle (`dnd`, `dnd-testhost`).
+    public static func builtProduct(_ name: String) -> URL {
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("dnd")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return Bundle.main.bundleURL.appendingPathComponent("dnd")
+        return Bundle.main.bundleURL.appendingPathComponent(name)
     }
 
     /// Runs `dnd args…` and returns (exit code, stdout, stderr).
