@@ -5,6 +5,8 @@ import TensorCore
 import TextEncoder
 
 /// Settings of `dnd train`; snake_case keys, every key optional.
+/// Their defaults are the product's (`dnd train`, the daemon's retraining, `dnd export-training`); `TrainingPlan` maps
+/// them onto the trainer's `HyperConvTrainerOptions`.
 public struct TrainSettings: Codable, Sendable, Equatable {
     /// Prompts per condition (N).
     public var prompts: Int = 8
@@ -23,7 +25,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     /// At most this many prompts of each dataset are encoded for training (a seeded sample beyond it).
     public var maxPromptsPerDataset: Int = 512
     public var checkpointEvery: Int = 100
-    /// Std of the Gaussian noise on conditions and on targets; nil: `TrainingOptions`' defaults (DESIGN's 1e-4, 1e-5).
+    /// Std of the Gaussian noise on conditions and on targets; nil: `HyperConvTrainerOptions`' defaults (DESIGN's 1e-4, 1e-5).
     public var conditionNoise: Float? = nil
     public var targetNoise: Float? = nil
 
@@ -143,7 +145,7 @@ public enum GeneratorTraining {
                                                 encoder.identity])
         let work = workDirectory.appendingPathComponent("run-" + runKey.prefix(16))
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        var trainer = try GeneratorTrainer(generator: generator, options: options, tokenWeights: tokenWeights, workDirectory: work)
+        var trainer = try HyperConvTrainer(generator: generator, options: options, tokenWeights: tokenWeights, workDirectory: work)
         let resumed = try trainer.resumeIfPossible()
         if resumed > 0 { log("resumed training at step \(resumed) from \(work.path)") }
         var source = try ZooSampleSource(entries: entries, prompts: settings.prompts)

@@ -4,7 +4,7 @@ import TensorCore
 import XCTest
 
 /// The SiLU-gated MLP's elementwise core against finite differences.
-final class MLPTests: XCTestCase {
+final class SwiGLUTests: XCTestCase {
     func testSwiGLUForwardAndGradients() {
         var rng = SeededRNG(seed: 31)
         let n = 10

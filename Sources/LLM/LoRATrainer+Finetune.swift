@@ -1,5 +1,4 @@
 import Foundation
-import LoRA
 import Prompts
 import TensorCore
 

@@ -1,5 +1,4 @@
 import Foundation
-import TensorCore
 
 /// The SiLU-gated MLP's elementwise core, `h = silu(g) ⊙ u`, between `gate_proj`/`up_proj` and `down_proj`.
 /// Shapes: g, u, h `[N, I]`.
