@@ -1,7 +1,6 @@
 import ArgumentParser
 import Demo
 import Foundation
-import TensorCore
 
 /// `dnd bench dnd`: DnD against the base model, the training LoRAs and a fine-tuned LoRA on a demo root.
 struct BenchDND: ParsableCommand {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Daemon
 import Foundation
-import TensorCore
 import Workspace
 
 /// `dnd bench daemon`: a flood of files through the daemon, end to end.

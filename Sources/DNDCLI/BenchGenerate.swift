@@ -4,7 +4,6 @@ import Generator
 import LoRA
 import Pipeline
 import TensorCore
-import TextEncoder
 
 /// `dnd bench generate`: wall time of one adapter generation (the work of `dnd generate` after loading).
 struct BenchGenerate: ParsableCommand {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Daemon
 import Foundation
-import TensorCore
 import Workspace
 
 /// `dnd config`: the effective daemon configuration, every key documented.

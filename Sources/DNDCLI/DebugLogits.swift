@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LLM
 import LoRA
 import SafeTensors
 import TensorCore

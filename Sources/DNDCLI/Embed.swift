@@ -3,7 +3,6 @@ import Foundation
 import Pipeline
 import Prompts
 import SafeTensors
-import TensorCore
 import TextEncoder
 
 /// `dnd embed`: sentence embeddings (and optionally token states) of a prompt file.

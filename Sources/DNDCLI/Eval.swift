@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LLM
 import LoRA
 import Pipeline
 import Prompts

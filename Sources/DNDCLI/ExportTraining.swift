@@ -1,9 +1,6 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Pipeline
-import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd export-training`: a root's zoo as training files for dnd_torch (PyTorch DDP under torchrun).

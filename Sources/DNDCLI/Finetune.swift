@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LLM
 import LoRA
-import Pipeline
 import Prompts
 import TensorCore
 

@@ -1,9 +1,7 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Pipeline
 import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd install-generator`: makes a generator folder trained elsewhere (dnd_torch) the root's generator.

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LoRA
 import SafeTensors
-import TensorCore
 
 /// `dnd debug lora-tokens`: an adapter's DnD weight tokens and their layout, for parity checks.
 struct LoRATokens: ParsableCommand {

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Daemon
 import Foundation
-import TensorCore
-import Workspace
 
 /// `dnd serve`: the daemon on a root folder.
 struct Serve: AsyncParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Pipeline
 import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd train`: trains the generator on the checkpoint zoo of a root.

@@ -1,6 +1,5 @@
 import Foundation
 import Generator
-import TensorCore
 import TextEncoder
 import Workspace
 
