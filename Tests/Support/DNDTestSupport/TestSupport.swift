@@ -87,12 +87,21 @@ public enum TestSupport {
     /// Runs `dnd args…` and returns (exit code, stdout, stderr).
     @discardableResult
     public static func runDND(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try capture(dndBinary, args, environment: environment ?? [:], directory: nil)
+    }
+
+    /// Runs `executable args…` to its end with `environment` over this process's, in `directory` (nil: the current
+    /// one) and stdin from /dev/null; returns (exit code, stdout, stderr).
+    static func capture(_ executable: URL, _ args: [String], environment: [String: String],
+                        directory: URL?) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        p.executableURL = dndBinary
+        p.executableURL = executable
         p.arguments = args
-        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
+        p.standardInput = FileHandle.nullDevice
         try p.run()
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }
@@ -102,8 +111,7 @@ public enum TestSupport {
         DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        let errData = errBox.data
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
     }
 }
