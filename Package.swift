@@ -38,9 +38,9 @@ let package = Package(
         .target(name: "Prompts", dependencies: ["TensorCore"]),
         .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "GGUF", "Jinja", "LoRA", "Prompts"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", .product(name: "Crypto", package: "swift-crypto"),
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", "Workspace", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
-        .target(name: "Demo", dependencies: ["Workspace", "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Prompts", "Pipeline", "LLM", "Daemon"]),
+        .target(name: "Demo", dependencies: ["Workspace", "TensorCore", "LoRA", "TextEncoder", "Prompts", "Pipeline", "LLM", "Daemon"]),
         .target(name: "DNDCLI", dependencies: [
             "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "LLM", "Generator", "Prompts", "Workspace", "Pipeline", "Demo", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,11 +51,13 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // A deterministic stand-in for the pipeline, and `dnd-testhost`, a real daemon process running it (tests only).
-        .target(name: "DaemonTestSupport", dependencies: ["Workspace", "Daemon", "LoRA", "Prompts", "Pipeline", "TensorCore", "DNDTestSupport"]),
-        .executableTarget(name: "dnd-testhost", dependencies: ["Daemon", "DaemonTestSupport"]),
-        .executableTarget(name: "dnd", dependencies: ["DNDCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Sources/DNDTestSupport"),
+        .executableTarget(name: "dnd", dependencies: ["DNDCLI"]),
+        // Tests only, under Tests/Support: fixtures and helpers shared by the test targets; a deterministic stand-in for
+        // the pipeline, and `dnd-testhost`, a real daemon process running it.
+        .target(name: "DNDTestSupport", dependencies: ["TensorCore"], path: "Tests/Support/DNDTestSupport"),
+        .target(name: "DaemonTestSupport", dependencies: ["Workspace", "Daemon", "LoRA", "Prompts", "Pipeline", "TensorCore", "DNDTestSupport"],
+                path: "Tests/Support/DaemonTestSupport"),
+        .executableTarget(name: "dnd-testhost", dependencies: ["Daemon", "DaemonTestSupport"], path: "Tests/Support/dnd-testhost"),
         .testTarget(name: "FileKitTests", dependencies: ["FileKit", "DNDTestSupport"]),
         .testTarget(name: "WorkspaceTests", dependencies: ["Workspace", "FileKit", "DaemonTestSupport", "DNDTestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNDTestSupport"]),
@@ -64,13 +66,13 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Workspace", "Prompts", "Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Prompts", "Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "SafeTensors", "TensorCore", "DNDTestSupport"]),
-        .testTarget(name: "LLMTests", dependencies: ["Prompts", "LLM", "LoRA", "SafeTensors", "TensorCore", "Pipeline", "DNDTestSupport"]),
+        .testTarget(name: "LLMTests", dependencies: ["Prompts", "LLM", "LoRA", "GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Workspace", "Prompts", "Daemon", "DaemonTestSupport", "LoRA", "Pipeline", "TensorCore", "DNDTestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "DemoTests", dependencies: ["Workspace", "Prompts", "Demo", "Pipeline", "LLM", "LoRA", "TensorCore", "Daemon", "DNDTestSupport"]),
-        .testTarget(name: "DNDCLITests", dependencies: ["Workspace", "Prompts", "DNDCLI", "SafeTensors", "TensorCore", "LLM", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
+        .testTarget(name: "DemoTests", dependencies: ["Workspace", "Prompts", "Demo", "Pipeline", "LLM", "Daemon", "DNDTestSupport"]),
+        .testTarget(name: "DNDCLITests", dependencies: ["Workspace", "Prompts", "Daemon", "SafeTensors", "TensorCore", "LLM", "LoRA", "Pipeline", "DaemonTestSupport", "DNDTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

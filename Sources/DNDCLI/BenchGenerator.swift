@@ -38,10 +38,6 @@ struct BenchGenerator: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch let e as DNDError { fail(e.message) }
-    }
-
-    func execute() throws {
         // The best of three: other work on the machine only ever lowers a measurement.
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
         let peak = (0..<3).map { _ in sgemmPeakGFLOPS() }.max()!
@@ -94,11 +90,11 @@ struct BenchGenerator: ParsableCommand {
 
         let fb = 3 * ff
         print(String(format: "  forward+backward (B=%d): %6.2f ms  %7.1f GFLOPS  (%3.0f%% of sgemm)", batch, tb * 1e3, fb / tb / 1e9, 100 * fb / tb / 1e9 / peak))
-        var options = TrainingOptions()
+        var options = HyperConvTrainerOptions()
         options.batchSize = batch
         options.steps = 1_000_000
         options.checkpointEvery = 0
-        var trainer = try GeneratorTrainer(generator: g, options: options)
+        var trainer = try HyperConvTrainer(generator: g, options: options)
         var source = FixedBatch(condition: x, target: target)
         let ts = bestTime(repeats: repeats) { _ = try? trainer.trainStep(source: &source) }
         print(String(format: "  training step (B=%d): %8.2f ms  (forward+backward, noise on conditions and targets, loss, clipping, AdamW)", batch, ts * 1e3))

@@ -102,10 +102,6 @@ struct BenchLLM: ParsableCommand {
     }
 
     func run() throws {
-        do { try measure() } catch let e as DNDError { fail(e.message) }
-    }
-
-    func measure() throws {
         let t0 = Date()
         let lm: CausalLM
         if let model {

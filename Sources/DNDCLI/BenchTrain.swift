@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LLM
-import LoRA
 import TensorCore
 
 /// `dnd bench train`: training tokens/s (LoRA, and full training for small models) against forward-only scoring.

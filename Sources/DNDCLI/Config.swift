@@ -1,7 +1,6 @@
 import ArgumentParser
 import Daemon
 import Foundation
-import TensorCore
 import Workspace
 
 /// `dnd config`: the effective daemon configuration, every key documented.
@@ -12,15 +11,10 @@ struct ConfigCommand: ParsableCommand {
         discussion: "The output is valid TOML: copy lines into <root>/config.toml to change them (the daemon reads it at start)."
     )
 
-    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).")
-    var root: String?
+    @OptionGroup var root: RootOptions
 
     func run() throws {
-        do {
-            print(try ConfigCommand.render(rootOption: root), terminator: "")
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        print(try ConfigCommand.render(rootOption: root.root), terminator: "")
     }
 
     static func render(rootOption: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TensorCore
 
 /// The `dnd` command line: prompt-to-weights LoRA generation.
 public struct DND: AsyncParsableCommand {
@@ -17,9 +18,27 @@ public struct DND: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Parses the command line and runs the command. The one place errors become exit statuses: a `DNDError` (what the
+    /// user or the environment caused) is one `error: …` line on stderr and status 1; anything else (usage errors,
+    /// `--help`, `ExitCode`) goes to ArgumentParser, as its own `main()` does.
+    public static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let e as DNDError {
+            fail(e.message)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
-/// Prints a one-line error to stderr and exits non-zero: the CLI's way to report user errors.
+/// Prints a one-line error to stderr and exits non-zero: the CLI's way to report user errors (see `DND.main`).
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
     exit(1)

@@ -20,23 +20,19 @@ struct DebugChat: ParsableCommand {
     @Option(help: "Output JSON file: [{\"text\", \"ids\"}].") var out: String
 
     func run() throws {
-        do {
-            let (tokenizer, template) = try ModelText.load(URL(fileURLWithPath: model))
-            let chats = try Self.readChats(input)
-            var rendered: [[String: Any]] = []
-            for (i, c) in chats.enumerated() {
-                let text: String
-                do { text = try template.render(c.messages, addGenerationPrompt: c.addGenerationPrompt) } catch let e as DNDError {
-                    throw DNDError("\(input): conversation \(i): \(e.message)")
-                }
-                rendered.append(["text": text, "ids": tokenizer.encode(text)])
+        let (tokenizer, template) = try ModelText.load(URL(fileURLWithPath: model))
+        let chats = try Self.readChats(input)
+        var rendered: [[String: Any]] = []
+        for (i, c) in chats.enumerated() {
+            let text: String
+            do { text = try template.render(c.messages, addGenerationPrompt: c.addGenerationPrompt) } catch let e as DNDError {
+                throw DNDError("\(input): conversation \(i): \(e.message)")
             }
-            let data = try JSONSerialization.data(withJSONObject: rendered, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try AtomicFile.write(data + Data("\n".utf8), to: URL(fileURLWithPath: out))
-            print("rendered \(chats.count) conversations with the \(template.kind.rawValue) template of \(model) → \(out)")
-        } catch let e as DNDError {
-            fail(e.message)
+            rendered.append(["text": text, "ids": tokenizer.encode(text)])
         }
+        let data = try JSONSerialization.data(withJSONObject: rendered, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try AtomicFile.write(data + Data("\n".utf8), to: URL(fileURLWithPath: out))
+        print("rendered \(chats.count) conversations with the \(template.kind.rawValue) template of \(model) → \(out)")
     }
 
     struct Chat { var messages: [[String: String]]; var addGenerationPrompt: Bool }

@@ -15,23 +15,19 @@ struct DebugEmbed: ParsableCommand {
     @Option(help: "Output .safetensors file.") var out: String
 
     func run() throws {
-        do {
-            let sentences = try readJSONStrings(input)
-            let encoder = try SentenceEncoder(folder: URL(fileURLWithPath: model))
-            let h = encoder.hiddenSize
-            var tensors: [String: Tensor] = [:]
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for (i, s) in sentences.enumerated() {
-                let t = encoder.tokenize(s).count
-                let (hidden, pooled) = encoder.encode([s], length: t)
-                tensors["hidden.\(i)"] = hidden.reshaped([t, h])
-                tensors["pooled.\(i)"] = pooled.reshaped([h])
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out), metadata: ["encoder": encoder.identity])
-            print(String(format: "encoded %d sentences one at a time in %.2f s with %@ → %@", sentences.count, seconds, encoder.identity, out))
-        } catch let e as DNDError {
-            fail(e.message)
+        let sentences = try readJSONStrings(input)
+        let encoder = try SentenceEncoder(folder: URL(fileURLWithPath: model))
+        let h = encoder.hiddenSize
+        var tensors: [String: Tensor] = [:]
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for (i, s) in sentences.enumerated() {
+            let t = encoder.tokenize(s).count
+            let (hidden, pooled) = encoder.encode([s], length: t)
+            tensors["hidden.\(i)"] = hidden.reshaped([t, h])
+            tensors["pooled.\(i)"] = pooled.reshaped([h])
         }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out), metadata: ["encoder": encoder.identity])
+        print(String(format: "encoded %d sentences one at a time in %.2f s with %@ → %@", sentences.count, seconds, encoder.identity, out))
     }
 }

@@ -27,10 +27,6 @@ struct DebugHyperconv: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch let e as DNDError { fail(e.message) }
-    }
-
-    func execute() throws {
         let tensors = try SafeTensorsFile(path: params).allTensors()
         let chain = try HyperConvGenerator.chain(fromParameters: tensors, kernel: kernel, source: params)
         let config: GeneratorConfig

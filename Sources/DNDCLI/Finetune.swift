@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LLM
 import LoRA
-import Pipeline
 import Prompts
 import TensorCore
 
@@ -47,24 +46,20 @@ struct Finetune: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let opts = try options()
-            let model = try BaseModel.load(base)
-            let dataURL = URL(fileURLWithPath: data)
-            let records = try PromptFile.read(dataURL)
-            let outURL = URL(fileURLWithPath: out)
-            print("fine-tuning a rank-\(opts.rank) LoRA on \(opts.targets.map(\.rawValue).joined(separator: ",")) of \(base): \(records.count) records, \(opts.steps) steps of \(opts.batchSize)")
-            let result = try LoRATrainer.finetune(model: model, records: records, options: opts, out: outURL, promptsSource: dataURL) { p in
-                if quiet { return }
-                var line = String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s", p.step, p.steps, p.loss, p.learningRate, p.tokensPerSecond)
-                if let c = p.checkpoint { line += "  saved \(c.lastPathComponent)" }
-                print(line)
-                fflush(stdout)
-            }
-            if result.resumedFrom > 0 { print("resumed from step \(result.resumedFrom)") }
-            print(String(format: "done in %.1f s: final loss %.4f, %d checkpoints in %@", result.seconds, result.finalLoss, result.checkpoints.count, out))
-        } catch let e as DNDError {
-            fail(e.message)
+        let opts = try options()
+        let model = try BaseModel.load(base)
+        let dataURL = URL(fileURLWithPath: data)
+        let records = try PromptFile.read(dataURL)
+        let outURL = URL(fileURLWithPath: out)
+        print("fine-tuning a rank-\(opts.rank) LoRA on \(opts.targets.map(\.rawValue).joined(separator: ",")) of \(base): \(records.count) records, \(opts.steps) steps of \(opts.batchSize)")
+        let result = try LoRATrainer.finetune(model: model, records: records, options: opts, out: outURL, promptsSource: dataURL) { p in
+            if quiet { return }
+            var line = String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s", p.step, p.steps, p.loss, p.learningRate, p.tokensPerSecond)
+            if let c = p.checkpoint { line += "  saved \(c.lastPathComponent)" }
+            print(line)
+            fflush(stdout)
         }
+        if result.resumedFrom > 0 { print("resumed from step \(result.resumedFrom)") }
+        print(String(format: "done in %.1f s: final loss %.4f, %d checkpoints in %@", result.seconds, result.finalLoss, result.checkpoints.count, out))
     }
 }

@@ -13,20 +13,16 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A .safetensors file, or a PEFT LoRA folder (with adapter_config.json).") var path: String
 
     func run() throws {
-        do {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                let url = URL(fileURLWithPath: path)
-                guard FileManager.default.fileExists(atPath: url.appendingPathComponent(LoRAAdapter.configFile).path) else {
-                    throw DNDError("\(path): a folder without \(LoRAAdapter.configFile); inspect takes a .safetensors file or a PEFT LoRA adapter folder")
-                }
-                print(try AdapterSummary(folder: url).text, terminator: "")
-                return
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            let url = URL(fileURLWithPath: path)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(LoRAAdapter.configFile).path) else {
+                throw DNDError("\(path): a folder without \(LoRAAdapter.configFile); inspect takes a .safetensors file or a PEFT LoRA adapter folder")
             }
-            print(try Inspect.describeSafeTensors(path: path), terminator: "")
-        } catch let e as DNDError {
-            fail(e.message)
+            print(try AdapterSummary(folder: url).text, terminator: "")
+            return
         }
+        print(try Inspect.describeSafeTensors(path: path), terminator: "")
     }
 
     static func describeSafeTensors(path: String) throws -> String {

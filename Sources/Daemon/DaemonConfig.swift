@@ -1,6 +1,5 @@
 import Foundation
 import LLM
-import Pipeline
 import Prompts
 import TensorCore
 import TOMLKit

@@ -1,5 +1,4 @@
 import Foundation
-import Workspace
 
 /// The job-scheduling part of the daemon's loop: the inbox entries waiting to be claimed, the queued jobs in the
 /// order they run, and the one job running. The folders stay the truth (start-up and every rescan read them again);

@@ -23,7 +23,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         self.layout = layout; self.encoderFolder = encoderFolder; self.version = version
     }
 
-    var embeddingsFolder: URL { layout.state.appendingPathComponent("embeddings") }
+    var training: RootTraining { RootTraining(layout: layout) }
 
     func encoder() throws -> SentenceEncoder {
         lock.lock(); defer { lock.unlock() }
@@ -65,7 +65,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         } else {
             skipped = "no base model configured (put a Hugging Face model folder or a .gguf file in base/, or set base_model in config.toml)"
         }
-        let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: bundle.config.length)
+        let cache = try training.embeddingCache(encoder: encoder, length: bundle.config.length)
         _ = try AdapterGeneration.run(records: job.records, inputName: job.fileName, job: job.name, bundle: bundle, encoder: encoder,
                                       cache: cache, seed: 0, output: output, evaluation: evaluation, evaluationSkipped: skipped,
                                       warnings: warnings, dndVersion: version)
@@ -76,10 +76,7 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         let encoder = try self.encoder()
         var settings = TrainSettings()
         if let current, let b = try? bundle(current.folder), let s = b.metadata.train { settings = s }
-        let cache = try EmbeddingCache(folder: embeddingsFolder, encoderIdentity: encoder.identity, length: settings.length)
-        _ = try GeneratorTraining.run(zoo: zoo, encoder: encoder, cache: cache, settings: settings,
-                                      workDirectory: layout.state.appendingPathComponent("training"), output: output,
-                                      shouldStop: { control.isCancelled })
+        _ = try training.train(zoo: zoo, encoder: encoder, settings: settings, output: output, shouldStop: { control.isCancelled })
     }
 
     /// What a daemon with this encoder setting would lack, checked without loading anything (for `dnd status`).
@@ -102,9 +99,5 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
         return []
     }
 
-    public func validateGenerator(_ folder: URL) throws -> GeneratorInfo {
-        let b = try GeneratorBundle(folder: folder)
-        return GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                             trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-    }
+    public func validateGenerator(_ folder: URL) throws -> GeneratorInfo { try GeneratorBundle(folder: folder).info }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Pipeline
 import TensorCore
-import Workspace
 
 /// When to retrain the generator: changes under checkpoints/ are debounced into exactly one retraining, never two at
 /// once. The daemon's loop owns one `Retrainer`, asks it on every tick, and runs the retraining itself (on its own

@@ -7,7 +7,6 @@ public struct DemoPaths: Sendable {
     public var demo: URL { root.appendingPathComponent("demo") }
     public var data: URL { demo.appendingPathComponent("data") }
     public var stages: URL { demo.appendingPathComponent("stages") }
-    public var build: URL { demo.appendingPathComponent("build") }
     public var bench: URL { demo.appendingPathComponent("bench") }
     public var settings: URL { demo.appendingPathComponent("settings.json") }
     public var daemonLog: URL { demo.appendingPathComponent("daemon.log") }

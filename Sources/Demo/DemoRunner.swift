@@ -180,7 +180,7 @@ public final class DemoRunner {
         return try ModelSource.resolve(url).url
     }
 
-    /// Copies the real model into base/ (once; a temp name, then a rename) and measures the base instruct model on
+    /// Copies the real model into base/ (once; `AtomicFolder`: a temp folder, then a rename) and measures the base instruct model on
     /// every dataset: a dataset it already solves would teach a LoRA nothing.
     func installBase(dataKey: String, suite: [TaskSuite.Dataset]) throws -> (key: String, result: StageResult) {
         let source = try smolLM2Source()
@@ -195,14 +195,7 @@ public final class DemoRunner {
         try book.forget("base")
         let t0 = Date()
         if !present() {
-            if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
-            try fm.createDirectory(at: layout.base, withIntermediateDirectories: true)
-            let tmp = layout.base.appendingPathComponent(".\(source.lastPathComponent).tmp-\(getpid())")
-            try? fm.removeItem(at: tmp)
-            try fm.copyItem(at: source, to: tmp)
-            AtomicFile.syncFolder(layout.base)
-            guard rename(tmp.path, installed.path) == 0 else { throw DNDError("\(installed.path): cannot move the model into place") }
-            AtomicFile.syncDirectory(layout.base)
+            try AtomicFolder.write(layout.base) { tmp in try fm.copyItem(at: source, to: tmp.appendingPathComponent(source.lastPathComponent)) }
         }
         let l0 = Date()
         let model = try CausalLM.load(layout.base)
@@ -249,15 +242,11 @@ public final class DemoRunner {
         let docs = try Pretrainer.readDocuments(paths.pretrainData)
         let p = settings.pretrain
         events.line("      pretraining a \(p.numHiddenLayers)-layer, \(p.hiddenSize)-wide Qwen2-architecture model from scratch on \(docs.count) documents, \(p.steps) steps")
-        let tmp = paths.build.appendingPathComponent("base")
-        let fm = FileManager.default
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: paths.build, withIntermediateDirectories: true)
-        _ = try Pretrainer.pretrain(config: p, documents: docs, out: tmp) { pr in
-            self.events.progress("pretrain", pr.step, pr.steps, String(format: "loss %.4f", pr.loss))
+        try AtomicFolder.write(layout.base) { tmp in
+            _ = try Pretrainer.pretrain(config: p, documents: docs, out: tmp) { pr in
+                self.events.progress("pretrain", pr.step, pr.steps, String(format: "loss %.4f", pr.loss))
+            }
         }
-        if fm.fileExists(atPath: layout.base.path) { try fm.removeItem(at: layout.base) }
-        try fm.moveItem(at: tmp, to: layout.base)
         let model = try CausalLM.load(layout.base)
         let seconds = Date().timeIntervalSince(t0)
         // The premise of the demo: the base knows every content, and ignores the datasets' format instructions.
@@ -361,17 +350,11 @@ public final class DemoRunner {
         let t0 = Date()
         let zoo = try Zoo.scan(layout.checkpoints)
         for w in zoo.warnings { events.line("      warning: \(w)") }
-        let cache = try EmbeddingCache(folder: layout.state.appendingPathComponent("embeddings"), encoderIdentity: encoder.identity, length: s.length)
-        let out = layout.generators.appendingPathComponent(".training-\(getpid())")
-        let outcome = try GeneratorTraining.run(
-            zoo: zoo, encoder: encoder, cache: cache, settings: s, holdout: settings.heldOutNames,
-            workDirectory: layout.state.appendingPathComponent("training"), output: out,
+        let installed = try RootTraining(layout: layout).trainAndInstall(
+            zoo: zoo, encoder: encoder, settings: s, holdout: settings.heldOutNames,
             log: { self.events.line("      " + $0) },
             progress: { p in self.events.progress("generator", p.step, p.totalSteps, String(format: "loss %.5f", p.loss)) })
-        let b = outcome.bundle
-        let info = GeneratorInfo(identity: b.metadata.identity, datasets: b.metadata.datasets,
-                                 trainedAt: ISO8601DateFormatter().date(from: b.metadata.trainedAt))
-        try store.install(out, info: info)
+        let outcome = installed.outcome, b = outcome.bundle
         store.prune(keep: Set([store.linkedID()].compactMap { $0 }))
         let summary = String(format: "%@: %d parameters, %d steps, final loss %.5f, on %d datasets (%d checkpoints)", b.metadata.identity,
                              b.generator.parameterCount, outcome.summary.steps, Double(outcome.summary.recentLoss), zoo.datasets.count,

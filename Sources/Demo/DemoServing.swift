@@ -45,18 +45,14 @@ struct DemoServing {
         try book.finish(.init(stage: DemoServing.resultsStage, key: "", seconds: 0, detail: ["jobs": jobs.joined(separator: ",")]))
     }
 
-    /// Writes each dataset's test records under a hidden temporary name and renames it into inbox/ (the daemon sees
-    /// only complete files). Returns dataset → dropped file name (`<dataset>.eval.jsonl`: evaluate even if the
-    /// config says off).
+    /// Writes each dataset's test records into inbox/ atomically (`AtomicFile`: a hidden temporary name, then one rename,
+    /// so the daemon sees only complete files). Returns dataset → dropped file name (`<dataset>.eval.jsonl`: evaluate
+    /// even if the config says off).
     func drop(_ datasets: [TaskSuite.Dataset]) throws -> [String: String] {
         var files: [String: String] = [:]
         for d in datasets {
             let name = "\(d.name).eval.jsonl"
-            let tmp = layout.inbox.appendingPathComponent(".\(name).tmp-\(getpid())")
-            try PromptFile.write(d.test, to: tmp)
-            guard rename(tmp.path, layout.inbox.appendingPathComponent(name).path) == 0 else {
-                throw DNDError("\(layout.inbox.path): cannot move \(tmp.lastPathComponent) into place (\(String(cString: strerror(errno))))")
-            }
+            try PromptFile.write(d.test, to: layout.inbox.appendingPathComponent(name))
             files[d.name] = name
         }
         return files

@@ -1,7 +1,5 @@
 import Foundation
-import LoRA
 import Prompts
-import SafeTensors
 import TensorCore
 
 /// `dnd pretrain --config FILE`: the model shape, tokenizer size and training schedule (snake_case keys, all defaulted).

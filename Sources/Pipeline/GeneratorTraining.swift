@@ -5,6 +5,8 @@ import TensorCore
 import TextEncoder
 
 /// Settings of `dnd train`; snake_case keys, every key optional.
+/// Their defaults are the product's (`dnd train`, the daemon's retraining, `dnd export-training`); `TrainingPlan` maps
+/// them onto the trainer's `HyperConvTrainerOptions`.
 public struct TrainSettings: Codable, Sendable, Equatable {
     /// Prompts per condition (N).
     public var prompts: Int = 8
@@ -23,7 +25,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     /// At most this many prompts of each dataset are encoded for training (a seeded sample beyond it).
     public var maxPromptsPerDataset: Int = 512
     public var checkpointEvery: Int = 100
-    /// Std of the Gaussian noise on conditions and on targets; nil: `TrainingOptions`' defaults (DESIGN's 1e-4, 1e-5).
+    /// Std of the Gaussian noise on conditions and on targets; nil: `HyperConvTrainerOptions`' defaults (DESIGN's 1e-4, 1e-5).
     public var conditionNoise: Float? = nil
     public var targetNoise: Float? = nil
     /// What the generator predicts: the checkpoints (the paper) or their deviation from the zoo's mean adapter
@@ -156,7 +158,7 @@ public enum GeneratorTraining {
                                                 encoder.identity])
         let work = workDirectory.appendingPathComponent("run-" + runKey.prefix(16))
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        var trainer = try GeneratorTrainer(generator: generator, options: options, tokenWeights: tokenWeights, workDirectory: work)
+        var trainer = try HyperConvTrainer(generator: generator, options: options, tokenWeights: tokenWeights, workDirectory: work)
         let resumed = try trainer.resumeIfPossible()
         if resumed > 0 { log("resumed training at step \(resumed) from \(work.path)") }
         var source = try ZooSampleSource(entries: entries, prompts: settings.prompts)
@@ -169,16 +171,10 @@ public enum GeneratorTraining {
         stage("train generator")
 
         let meta = plan.metadata(zoo: zoo, holdout: holdout, trainedAt: summary.finishedAt ?? "")
-        let tmp = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: tmp)
-        try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, normalization: normalization, to: tmp)
-        _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
-        AtomicFile.syncFolder(tmp)
-        try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard rename(tmp.path, output.path) == 0 else {
-            throw DNDError("\(output.path): cannot move the trained generator into place (\(String(cString: strerror(errno)))); remove what is there")
+        try AtomicFolder.write(output) { tmp in
+            try GeneratorBundle.write(generator: generator, metadata: meta, datasetEmbeddings: means, normalization: normalization, to: tmp)
+            _ = try GeneratorBundle(folder: tmp)  // validate before it becomes visible
         }
-        AtomicFile.syncDirectory(output.deletingLastPathComponent())
         try? FileManager.default.removeItem(at: work)  // finished: the checkpoints are no longer needed
         stage("write generator")
         return Outcome(bundle: try GeneratorBundle(folder: output), summary: summary, stages: stages)

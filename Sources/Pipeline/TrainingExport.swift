@@ -144,7 +144,7 @@ public enum TrainingExport {
         return Outcome(manifest: checked, written: writer.written, reused: writer.reused, seconds: Date().timeIntervalSince(t0))
     }
 
-    /// `dnd train`'s sample order for the plan: step `s` draws its batch from `GeneratorTrainer.stepRNG(seed, s)`
+    /// `dnd train`'s sample order for the plan: step `s` draws its batch from `HyperConvTrainer.stepRNG(seed, s)`
     /// exactly as `ZooSampleSource` does. `dataset` [S, B], `checkpoint` [S, B], `prompts` [S, B, N], I32.
     static func writeSchedule(plan: TrainingPlan, datasets: [TrainingExportManifest.Dataset], to url: URL,
                               files: inout [String: TrainingExportManifest.FileEntry]) throws {
@@ -153,7 +153,7 @@ public enum TrainingExport {
         var ds: [Int32] = [], ks: [Int32] = [], ps: [Int32] = []
         ds.reserveCapacity(s * b); ks.reserveCapacity(s * b); ps.reserveCapacity(s * b * n)
         for step in 0..<s {
-            var rng = GeneratorTrainer.stepRNG(seed: plan.options.seed, step: step)
+            var rng = HyperConvTrainer.stepRNG(seed: plan.options.seed, step: step)
             for d in ZooSampleSource.draw(size: b, datasets: sizes, n: n, rng: &rng) {
                 ds.append(Int32(d.dataset)); ks.append(Int32(d.checkpoint)); ps.append(contentsOf: d.prompts.map { Int32($0) })
             }

@@ -42,7 +42,7 @@ public struct TrainingExportManifest: Codable, Sendable {
     public var holdout: [String]
     /// The settings of the run the export describes (`dnd train`'s), and the optimizer options they give.
     public var settings: TrainSettings
-    public var training: TrainingOptions
+    public var training: HyperConvTrainerOptions
     /// `[N, L, H]` and `[T, r+2, cw+2]`.
     public var conditionShape: [Int]
     public var tokenShape: [Int]

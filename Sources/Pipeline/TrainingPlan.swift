@@ -13,7 +13,7 @@ public struct TrainingPlan {
     public let layout: TokenLayout
     /// The chain to train and its provenance (encoder, target modules, base-model shapes, datasets trained on).
     public let config: GeneratorConfig
-    public let options: TrainingOptions
+    public let options: HyperConvTrainerOptions
     /// Per dataset, in zoo order: the prompts encoded for training (all of them, or a seeded sample of
     /// `max_prompts_per_dataset`, in file order).
     public let prompts: [[String]]
@@ -44,7 +44,7 @@ public struct TrainingPlan {
         try config.validate()
         self.config = config
 
-        var options = TrainingOptions()
+        var options = HyperConvTrainerOptions()
         options.steps = settings.steps
         options.batchSize = settings.batchSize
         options.learningRate = settings.learningRate

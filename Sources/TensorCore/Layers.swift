@@ -154,20 +154,3 @@ public enum GELU {
         }
     }
 }
-
-/// SiLU: `x · σ(x)`.
-public enum SiLU {
-    @inline(__always) public static func value(_ v: Float) -> Float { v / (1 + expf(-v)) }
-    @inline(__always) public static func derivative(_ v: Float) -> Float {
-        let s = 1 / (1 + expf(-v))
-        return s * (1 + v * (1 - s))
-    }
-    public static func forward(_ x: Tensor) -> Tensor { x.map(value) }
-    public static func backward(dy: Tensor, x: Tensor) -> Tensor { dy.zipMap(x) { $0 * derivative($1) } }
-}
-
-/// tanh; backward uses the saved output: `dx = dy (1 − y²)`.
-public enum Tanh {
-    public static func forward(_ x: Tensor) -> Tensor { x.map { tanhf($0) } }
-    public static func backward(dy: Tensor, y: Tensor) -> Tensor { dy.zipMap(y) { $0 * (1 - $1 * $1) } }
-}

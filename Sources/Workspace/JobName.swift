@@ -1,4 +1,3 @@
-import FileKit
 import Foundation
 
 /// A job's name, made from the dropped file's name: safe as one folder name and unique across every job folder.

@@ -11,6 +11,7 @@ import TOMLKit
 /// <root>/state/generator -> generators/<id>              the generator in use (a link swapped atomically)
 /// <root>/state/retrain/                                  a retraining's output while it runs
 /// <root>/state/embeddings/                               the pipeline's embedding cache (the worker's)
+/// <root>/state/training/                                 a generator training's resumable checkpoints
 /// <root>/state/status.json, retrain.json, lock           the daemon's status, retraining record, instance lock
 /// ```
 public struct RootLayout: Sendable, Equatable {
@@ -37,6 +38,8 @@ public struct RootLayout: Sendable, Equatable {
     public var retrainWork: URL { state.appendingPathComponent("retrain") }
     /// The pipeline's embedding cache (the worker owns what is inside).
     public var embeddings: URL { state.appendingPathComponent("embeddings") }
+    /// Where a generator training on this root keeps its resumable checkpoints (created when one runs).
+    public var training: URL { state.appendingPathComponent("training") }
     public var retrainRecord: URL { state.appendingPathComponent("retrain.json") }
     public var statusFile: URL { state.appendingPathComponent("status.json") }
     public var lockFile: URL { state.appendingPathComponent("lock") }

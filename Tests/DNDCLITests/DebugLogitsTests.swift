@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Foundation
 import SafeTensors
-import TensorCore
 import XCTest
 
 /// `dnd debug logits` against the tiny-qwen2 reference logits.

@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Foundation
 import SafeTensors
-import TensorCore
 import XCTest
 
 /// `dnd debug train-step` against the PyTorch/PEFT training step of tiny-qwen2.

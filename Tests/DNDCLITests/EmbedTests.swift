@@ -1,6 +1,5 @@
 import DNDTestSupport
 import Foundation
-import Prompts
 import SafeTensors
 import TensorCore
 import XCTest

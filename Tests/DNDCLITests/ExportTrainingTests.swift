@@ -1,8 +1,6 @@
 import DNDTestSupport
 import Foundation
 import Pipeline
-import SafeTensors
-import TensorCore
 import XCTest
 
 /// `dnd export-training`: a complete, validated export; a rerun keeps what is complete and rebuilds what is not;

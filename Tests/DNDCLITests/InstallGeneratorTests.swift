@@ -2,7 +2,6 @@ import DaemonTestSupport
 import DNDTestSupport
 import Foundation
 import LoRA
-import Pipeline
 import TensorCore
 import XCTest
 import Prompts

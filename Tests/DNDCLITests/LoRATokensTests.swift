@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Foundation
 import SafeTensors
-import TensorCore
 import XCTest
 
 final class LoRATokensTests: XCTestCase {

@@ -3,7 +3,6 @@ import DaemonTestSupport
 import DNDTestSupport
 import Foundation
 import LoRA
-import Pipeline
 import Prompts
 import TensorCore
 import Workspace

@@ -1,4 +1,3 @@
-import Daemon
 import DNDTestSupport
 import Foundation
 import Workspace

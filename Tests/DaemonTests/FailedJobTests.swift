@@ -1,7 +1,6 @@
 import Daemon
 import DNDTestSupport
 import Foundation
-import Pipeline
 import Prompts
 import TensorCore
 import XCTest

@@ -1,5 +1,4 @@
 import DNDTestSupport
-import Daemon
 import Demo
 import Foundation
 import Pipeline

@@ -1,4 +1,3 @@
-import DNDTestSupport
 import Demo
 import Foundation
 import LLM

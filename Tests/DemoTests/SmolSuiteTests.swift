@@ -1,5 +1,4 @@
 @testable import Demo
-import DNDTestSupport
 import Foundation
 import Prompts
 import XCTest

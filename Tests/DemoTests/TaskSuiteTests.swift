@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Demo
 import Foundation
-import Pipeline
 import Prompts
 import XCTest
 

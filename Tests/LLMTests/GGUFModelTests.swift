@@ -3,7 +3,6 @@ import Foundation
 import GGUF
 @testable import LLM
 import LoRA
-import Prompts
 import SafeTensors
 import TensorCore
 import XCTest

@@ -2,7 +2,6 @@ import DNDTestSupport
 import Foundation
 @testable import LLM
 import LoRA
-import TensorCore
 import XCTest
 
 /// Greedy generation with a KV cache against full recomputation.

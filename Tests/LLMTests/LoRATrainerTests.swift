@@ -2,9 +2,7 @@ import DNDTestSupport
 import Foundation
 @testable import LLM
 import LoRA
-import Pipeline
 import Prompts
-import TensorCore
 import XCTest
 
 /// Fine-tuning a LoRA on a small task: accuracy rises, checkpoints reload, resume is exact.

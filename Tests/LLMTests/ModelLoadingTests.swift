@@ -1,7 +1,6 @@
 import DNDTestSupport
 import Foundation
 @testable import LLM
-import LoRA
 import SafeTensors
 import TensorCore
 import XCTest

@@ -1,4 +1,3 @@
-import DNDTestSupport
 import Foundation
 import LoRA
 import Pipeline

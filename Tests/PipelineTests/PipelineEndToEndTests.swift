@@ -1,11 +1,9 @@
 import DNDTestSupport
 import Foundation
-import Generator
 import LLM
 import LoRA
 import Pipeline
 import Prompts
-import TensorCore
 import TextEncoder
 import XCTest
 

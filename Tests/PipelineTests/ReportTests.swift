@@ -1,4 +1,3 @@
-import DNDTestSupport
 import Foundation
 import Pipeline
 import Prompts

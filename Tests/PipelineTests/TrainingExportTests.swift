@@ -58,7 +58,7 @@ final class TrainingExportTests: XCTestCase {
         let (ds, ks, ps) = (try schedule.integers("dataset"), try schedule.integers("checkpoint"), try schedule.integers("prompts"))
         var source = try ZooSampleSource(entries: entries, prompts: 4)
         for step in 0..<5 {
-            var rng = GeneratorTrainer.stepRNG(seed: 11, step: step)
+            var rng = HyperConvTrainer.stepRNG(seed: 11, step: step)
             let (condition, target) = try source.nextBatch(size: 3, rng: &rng)
             for b in 0..<3 {
                 let i = step * 3 + b, e = entries[ds[i]]

@@ -1,4 +1,3 @@
-import DNDTestSupport
 import TensorCore
 import XCTest
 

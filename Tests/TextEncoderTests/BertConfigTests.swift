@@ -1,5 +1,4 @@
 import Foundation
-import TensorCore
 @testable import TextEncoder
 import XCTest
 

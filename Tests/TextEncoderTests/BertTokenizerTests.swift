@@ -1,6 +1,5 @@
 import DNDTestSupport
 import Foundation
-import TensorCore
 @testable import TextEncoder
 import XCTest
 

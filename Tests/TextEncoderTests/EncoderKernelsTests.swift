@@ -1,4 +1,3 @@
-import DNDTestSupport
 import Foundation
 import TensorCore
 @testable import TextEncoder

@@ -1,4 +1,3 @@
-import DNDTestSupport
 import Foundation
 import SafeTensors
 import TensorCore

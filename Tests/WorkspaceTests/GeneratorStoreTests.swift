@@ -1,4 +1,3 @@
-import Daemon
 import DaemonTestSupport
 import DNDTestSupport
 import FileKit

@@ -1,4 +1,3 @@
-import Daemon
 import Workspace
 import XCTest
 

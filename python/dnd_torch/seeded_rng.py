@@ -75,7 +75,7 @@ class SeededRNG:
 
 
 def step_rng(seed: int, step: int) -> SeededRNG:
-    """The random stream of `dnd train`'s step `step` (0-based): `GeneratorTrainer.stepRNG`."""
+    """The random stream of `dnd train`'s step `step` (0-based): `HyperConvTrainer.stepRNG`."""
     return SeededRNG((seed + GOLDEN * (step + 1)) & MASK)
 
 

@@ -8,7 +8,7 @@ import XCTest
 
 /// Loss and every gradient of a training step against PyTorch/PEFT (`tiny-qwen2/train_step`), and finite
 /// differences on models the fixture does not cover (Llama with an o_proj bias, tied embeddings, GQA 4:1).
-final class BackwardTests: XCTestCase {
+final class GradientsTests: XCTestCase {
     static let folder = TestSupport.fixture("tiny-qwen2")
 
     func testTrainStepMatchesPyTorch() throws {

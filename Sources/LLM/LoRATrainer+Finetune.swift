@@ -1,5 +1,4 @@
 import Foundation
-import LoRA
 import Prompts
 import TensorCore
 
@@ -41,8 +40,10 @@ extension LoRATrainer {
         let trainer = try LoRATrainer(model: model, examples: examples, options: options, baseModelName: baseModelName)
         let fm = FileManager.default
         try fm.createDirectory(at: out, withIntermediateDirectories: true)
-        // Half-written checkpoint folders of an interrupted run (never visible under their final name).
-        for name in (try? fm.contentsOfDirectory(atPath: out.path)) ?? [] where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") {
+        // Half-written checkpoint folders of an interrupted run (never visible under their final name), and a replaced
+        // one a crash left aside (`AtomicFolder`'s temporary and old names).
+        for name in (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
+        where name.hasPrefix(".checkpoint-") && (name.contains(".tmp-") || name.contains(".old-")) {
             try? fm.removeItem(at: out.appendingPathComponent(name))
         }
         let stateDir = out.appendingPathComponent(stateFolderName)
@@ -61,7 +62,7 @@ extension LoRATrainer {
             var saved: URL? = nil
             if options.saves(step: r.step) {
                 saved = out.appendingPathComponent("checkpoint-\(r.step)")
-                try writeFolderAtomically(saved!) { try trainer.adapter.write(to: $0) }
+                try AtomicFolder.write(saved!) { try trainer.adapter.write(to: $0) }
                 checkpoints.append(saved!)
             }
             if r.step < options.steps && (saved != nil || r.step % options.stateEvery == 0) { try trainer.saveState(to: stateDir) }
@@ -72,20 +73,6 @@ extension LoRATrainer {
         // Every checkpoint of the run, including those written before a resume.
         checkpoints = (1...options.steps).filter(options.saves).map { out.appendingPathComponent("checkpoint-\($0)") }
         return FinetuneResult(checkpoints: checkpoints, finalLoss: last, resumedFrom: resumedFrom, seconds: Date().timeIntervalSince(t0))
-    }
-
-    /// Writes a folder under a temporary name and renames it into place, so a watcher never sees half of it.
-    static func writeFolderAtomically(_ folder: URL, _ body: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let tmp = folder.deletingLastPathComponent().appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        try body(tmp)
-        AtomicFile.syncFolder(tmp)
-        if fm.fileExists(atPath: folder.path) { try fm.removeItem(at: folder) }
-        do { try fm.moveItem(at: tmp, to: folder) } catch {
-            throw DNDError("\(folder.path): cannot move the finished folder into place (\(error.localizedDescription))")
-        }
-        AtomicFile.syncDirectory(folder.deletingLastPathComponent())
     }
 
     /// The dataset's records as JSON lines: the source file itself when it is `.jsonl`, else rewritten.

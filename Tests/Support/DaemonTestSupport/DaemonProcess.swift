@@ -1,3 +1,4 @@
+import DNDTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -16,18 +17,7 @@ public struct DaemonUnderTest: Sendable {
         let env = ProcessInfo.processInfo.environment
         let args = env["DND_DAEMON_ARGS"].map { $0.split(separator: " ").map(String.init) } ?? ["serve"]
         if let b = env["DND_DAEMON_BINARY"], !b.isEmpty { return DaemonUnderTest(binary: URL(fileURLWithPath: b), arguments: args) }
-        return DaemonUnderTest(binary: builtProduct("dnd-testhost"), arguments: args)
-    }
-
-    /// A product built next to the test bundle.
-    public static func builtProduct(_ name: String) -> URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return Bundle.main.bundleURL.appendingPathComponent(name)
+        return DaemonUnderTest(binary: TestSupport.builtProduct("dnd-testhost"), arguments: args)
     }
 }
 

@@ -3,9 +3,9 @@ import TensorCore
 
 /// Helpers shared by every test target: fixtures, temporary folders, finite differences, the CLI binary.
 public enum TestSupport {
-    /// The repository root (two levels above this file's `Sources/DNDTestSupport`).
+    /// The repository root (three levels above this file's `Tests/Support/DNDTestSupport`).
     public static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// `../shared/fixtures` next to the repository, or `$DND_FIXTURES`.
     public static var fixtures: URL {
@@ -71,25 +71,37 @@ public enum TestSupport {
     }
 
     /// The built `dnd` binary next to the test bundle.
-    public static var dndBinary: URL {
+    public static var dndBinary: URL { builtProduct("dnd") }
+
+    /// A product built next to the test bundle (`dnd`, `dnd-testhost`).
+    public static func builtProduct(_ name: String) -> URL {
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("dnd")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return Bundle.main.bundleURL.appendingPathComponent("dnd")
+        return Bundle.main.bundleURL.appendingPathComponent(name)
     }
 
     /// Runs `dnd args…` and returns (exit code, stdout, stderr).
     @discardableResult
     public static func runDND(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try capture(dndBinary, args, environment: environment ?? [:], directory: nil)
+    }
+
+    /// Runs `executable args…` to its end with `environment` over this process's, in `directory` (nil: the current
+    /// one) and stdin from /dev/null; returns (exit code, stdout, stderr).
+    static func capture(_ executable: URL, _ args: [String], environment: [String: String],
+                        directory: URL?) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        p.executableURL = dndBinary
+        p.executableURL = executable
         p.arguments = args
-        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
+        p.standardInput = FileHandle.nullDevice
         try p.run()
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }
@@ -99,8 +111,7 @@ public enum TestSupport {
         DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        let errData = errBox.data
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
     }
 }

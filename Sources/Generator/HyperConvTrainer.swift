@@ -11,7 +11,9 @@ public protocol TrainingSampleSource {
 }
 
 /// Hyper-parameters of generator training (DESIGN "Training objective"); snake_case keys, every key optional.
-public struct TrainingOptions: Codable, Equatable, Sendable {
+/// The pipeline sets every knob its own settings share (steps, batch, learning rate, warmup, seed, checkpoints, noise);
+/// the defaults here are the trainer's own, for direct use (tests, benchmarks).
+public struct HyperConvTrainerOptions: Codable, Equatable, Sendable {
     /// Optimizer steps in all.
     public var steps: Int = 1000
     /// Samples per step.
@@ -48,7 +50,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TrainingOptions()
+        let d = HyperConvTrainerOptions()
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
@@ -129,10 +131,10 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
 /// Trains a generator with the weighted MSE of DESIGN.md: AdamW, warmup then cosine, clipping, noise on
 /// conditions and targets, seeded batches; checkpoints (weights, optimizer, step) in
 /// `<work>/checkpoints/step-<n>/` and one JSON line per step in `<work>/loss.jsonl`.
-public struct GeneratorTrainer {
+public struct HyperConvTrainer {
     /// The generator being trained (updated in place).
     public let generator: HyperConvGenerator
-    public let options: TrainingOptions
+    public let options: HyperConvTrainerOptions
     /// One loss weight per weight token, `[T]`.
     public let tokenWeights: Tensor
     /// Folder of checkpoints and the loss log; nil keeps nothing on disk.
@@ -145,7 +147,7 @@ public struct GeneratorTrainer {
     var recentLosses: [Float] = []
 
     /// A trainer at step 0; `tokenWeights` `[T]` defaults to ones.
-    public init(generator: HyperConvGenerator, options: TrainingOptions, tokenWeights: Tensor? = nil, workDirectory: URL? = nil) throws {
+    public init(generator: HyperConvGenerator, options: HyperConvTrainerOptions, tokenWeights: Tensor? = nil, workDirectory: URL? = nil) throws {
         try options.validate()
         let t = generator.config.tokenCount
         let w = tokenWeights ?? Tensor(shape: [t], repeating: 1)
@@ -170,9 +172,9 @@ public struct GeneratorTrainer {
     /// One optimizer step on a batch from `source`.
     @discardableResult
     public mutating func trainStep<S: TrainingSampleSource>(source: inout S) throws -> TrainingProgress {
-        let t0 = GeneratorTrainer.now()
+        let t0 = HyperConvTrainer.now()
         let config = generator.config
-        var rng = GeneratorTrainer.stepRNG(seed: options.seed, step: step)
+        var rng = HyperConvTrainer.stepRNG(seed: options.seed, step: step)
         var (condition, target) = try source.nextBatch(size: options.batchSize, rng: &rng)
         let b = options.batchSize
         guard condition.shape == [b] + config.conditionShape else {
@@ -202,7 +204,7 @@ public struct GeneratorTrainer {
         step += 1
         recentLosses.append(loss)
         if recentLosses.count > 20 { recentLosses.removeFirst() }
-        elapsed += GeneratorTrainer.now() - t0
+        elapsed += HyperConvTrainer.now() - t0
         return TrainingProgress(step: step, totalSteps: options.steps, loss: loss, learningRate: lr, gradientNorm: norm, elapsed: elapsed)
     }
 
@@ -253,7 +255,7 @@ public struct GeneratorTrainer {
         var optimizerStep: Int
         var elapsedSeconds: Double
         var recentLosses: [Float]
-        var options: TrainingOptions
+        var options: HyperConvTrainerOptions
         enum CodingKeys: String, CodingKey {
             case step, optimizerStep = "optimizer_step", elapsedSeconds = "elapsed_seconds", recentLosses = "recent_losses", options
         }
@@ -273,10 +275,10 @@ public struct GeneratorTrainer {
         try AtomicFolder.write(url) { tmp in
             try SafeTensorsWriter.write(params, to: tmp.appendingPathComponent(HyperConvGenerator.weightsFile))
             try AtomicFile.write(configData, to: tmp.appendingPathComponent(HyperConvGenerator.configFile))
-            try SafeTensorsWriter.write(opt.tensors, to: tmp.appendingPathComponent(GeneratorTrainer.optimizerFile))
-            try AtomicFile.write(stateData, to: tmp.appendingPathComponent(GeneratorTrainer.stateFile))
+            try SafeTensorsWriter.write(opt.tensors, to: tmp.appendingPathComponent(HyperConvTrainer.optimizerFile))
+            try AtomicFile.write(stateData, to: tmp.appendingPathComponent(HyperConvTrainer.stateFile))
         }
-        let all = try GeneratorTrainer.checkpoints(in: dir)
+        let all = try HyperConvTrainer.checkpoints(in: dir)
         for old in all.dropLast(options.keepCheckpoints) { try? FileManager.default.removeItem(at: old.url) }
         return url
     }
@@ -295,7 +297,7 @@ public struct GeneratorTrainer {
     /// Resumes from the newest checkpoint in the work directory, if any; returns the step reached (0: none found).
     @discardableResult
     public mutating func resumeIfPossible() throws -> Int {
-        guard let dir = checkpointsDirectory, let newest = try GeneratorTrainer.checkpoints(in: dir).last else { return 0 }
+        guard let dir = checkpointsDirectory, let newest = try HyperConvTrainer.checkpoints(in: dir).last else { return 0 }
         try resume(from: newest.url)
         return step
     }
@@ -303,7 +305,7 @@ public struct GeneratorTrainer {
     /// Restores weights, optimizer moments, step and elapsed time from `checkpoint`, and drops loss-log lines
     /// of steps after it (they will be redone).
     public mutating func resume(from checkpoint: URL) throws {
-        let stateURL = checkpoint.appendingPathComponent(GeneratorTrainer.stateFile)
+        let stateURL = checkpoint.appendingPathComponent(HyperConvTrainer.stateFile)
         let state: State
         do { state = try JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)) } catch {
             throw DNDError("\(stateURL.path): unreadable training state (\(error)); delete this checkpoint folder to fall back to an older one")
@@ -317,7 +319,7 @@ public struct GeneratorTrainer {
         }
         let weightsURL = checkpoint.appendingPathComponent(HyperConvGenerator.weightsFile)
         try generator.setParametersChecked(try SafeTensorsFile(url: weightsURL).allTensors(), source: weightsURL.path)
-        let optURL = checkpoint.appendingPathComponent(GeneratorTrainer.optimizerFile)
+        let optURL = checkpoint.appendingPathComponent(HyperConvTrainer.optimizerFile)
         let moments = try SafeTensorsFile(url: optURL).allTensors()
         for (name, p) in generator.parameters where state.optimizerStep > 0 {
             for prefix in ["m.", "v."] {
