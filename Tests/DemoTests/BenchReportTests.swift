@@ -97,4 +97,22 @@ final class BenchReportTests: XCTestCase {
         XCTAssertTrue(h.contains("class=\"warn\""), "the shortfalls are on the page")
         XCTAssertTrue(h.contains("oracle: add-bracket") && h.contains("Weight space") && h.contains("Fit on the training datasets"))
     }
+
+    func testSeedsAggregateMeanAndSpreadPerColumn() throws {
+        let a = sample()
+        var b = sample()
+        b.rows[0].dnd.accuracy = 0.5; b.rows[1].dnd.accuracy = 0.6
+        let agg = SeedBench(seeds: [0, 1], roots: ["/r", "/r/demo/seeds/seed-1"], reports: [a, b])
+        let dnd = agg.columns.first { $0.name == "DnD" }!
+        XCTAssertEqual(dnd.perDataset["sub-bracket"]!.mean, 0.75, accuracy: 1e-12)
+        XCTAssertEqual(dnd.perDataset["sub-bracket"]!.std, (0.125).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(dnd.mean.mean, (0.8 + 0.55) / 2, accuracy: 1e-12)
+        XCTAssertEqual(agg.columns.map(\.name), ["base", "mean LoRA", "nearest LoRA", "oracle LoRA", "DnD", "fine-tuned"])
+        XCTAssertEqual(agg.columns.first { $0.name == "base" }!.mean.std, 0)
+        XCTAssertTrue(agg.text.contains("over 2 seeds (0, 1)") && agg.text.contains(" 75.0 ± 35.4"), agg.text)
+        let s = SeedBench.settings(DemoSettings.preset(.small), seed: 3)
+        XCTAssertEqual(s.seed, DemoSettings.preset(.small).seed + 3)
+        XCTAssertEqual(s.finetune.seed, DemoSettings.preset(.small).finetune.seed + 3)
+        XCTAssertEqual(s.generator.seed, DemoSettings.preset(.small).generator.seed + 3)
+    }
 }

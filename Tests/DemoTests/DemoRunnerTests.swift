@@ -67,7 +67,7 @@ final class DemoRunnerTests: XCTestCase {
         XCTAssertEqual(retrained.metadata.datasets, ["add-bracket", "add-paren"])
 
         // The bench on the same root: every column for the held-out dataset, the fit on the zoo, JSON and HTML.
-        let bench = try TestSupport.runDND(["bench", "dnd", "--root", root.path])
+        let bench = try TestSupport.runDND(["bench", "dnd", "--root", root.path, "--seeds", "2"])
         XCTAssertEqual(bench.status, 0, bench.stderr)
         let b = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("bench.json")))
         XCTAssertEqual(b.rows.map(\.dataset), ["sub-bracket"])
@@ -82,6 +82,11 @@ final class DemoRunnerTests: XCTestCase {
         XCTAssertGreaterThan(b.rows[0].dndSeconds, 0)
         XCTAssertGreaterThan(b.rows[0].fineTuneSeconds, 0)
         XCTAssertTrue(bench.stdout.contains("held-out dataset"), bench.stdout)
+        let seeds = try JSONDecoder().decode(SeedBench.self, from: Data(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("seeds.json")))
+        XCTAssertEqual(seeds.seeds, [0, 1])
+        XCTAssertEqual(seeds.roots.last, DemoPaths(root: root).demo.appendingPathComponent("seeds/seed-1").path)
+        XCTAssertEqual(seeds.columns.first { $0.name == "DnD" }!.perDataset.keys.sorted(), ["sub-bracket"])
+        XCTAssertTrue(bench.stdout.contains("over 2 seeds"), bench.stdout)
         let html = try String(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("bench.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg"))
     }
