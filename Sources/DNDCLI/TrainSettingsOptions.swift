@@ -1,6 +1,9 @@
 import ArgumentParser
 import Pipeline
 
+extension TargetNormalization.Targets: ExpressibleByArgument {}
+extension TargetNormalization.Condition: ExpressibleByArgument {}
+
 /// The generator-training settings shared by `dnd train` and `dnd export-training` (one help text each).
 struct TrainSettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Optimizer steps.") var steps: Int?
@@ -15,6 +18,8 @@ struct TrainSettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of every random choice.") var seed: UInt64?
     @Option(name: .long, help: "Std of the Gaussian noise added to conditions (default 1e-4).") var conditionNoise: Float?
     @Option(name: .long, help: "Std of the Gaussian noise added to targets (default 1e-5).") var targetNoise: Float?
+    @Option(name: .long, help: "What the generator predicts: residual (checkpoint minus the zoo's mean adapter, the default) or checkpoints (the paper).") var targets: TargetNormalization.Targets?
+    @Option(name: .long, help: "What it is conditioned on: standardized prompt states (the default) or raw (the paper).") var condition: TargetNormalization.Condition?
 
     /// The defaults with the given options applied.
     func settings() -> TrainSettings {
@@ -31,6 +36,8 @@ struct TrainSettingsOptions: ParsableArguments {
         if let seed { s.seed = seed }
         if let conditionNoise { s.conditionNoise = conditionNoise }
         if let targetNoise { s.targetNoise = targetNoise }
+        if let targets { s.targets = targets }
+        if let condition { s.condition = condition }
         return s
     }
 }

@@ -117,11 +117,12 @@ public struct DemoSettings: Codable, Sendable, Equatable {
 
     // MARK: - Presets
 
-    /// SmolLM2-135M-Instruct: rank 8 on q_proj and v_proj of all 30 layers, 20 steps of 8 records at lr 3e-3; the last
-    /// 10 steps are the checkpoints (see README "The demo" for what other recipes cost and bought).
+    /// SmolLM2-135M-Instruct: rank 8 on q_proj and v_proj of all 30 layers, 20 steps of 8 records at lr 3e-3, A frozen
+    /// at its seeded initialisation (LoRA-FA: the checkpoints of the whole zoo differ in B only); the last 10 steps are
+    /// the checkpoints (see README "The demo" for what other recipes cost and bought).
     public static let smolFinetune: FinetuneOptions = {
         var o = FinetuneOptions()
-        o.rank = 8; o.alpha = 16; o.targets = [.q_proj, .v_proj]
+        o.rank = 8; o.alpha = 16; o.targets = [.q_proj, .v_proj]; o.freezeA = true
         o.learningRate = 3e-3; o.steps = 20; o.batchSize = 8; o.saveFrom = 11; o.saveEvery = 1; o.seed = 0
         return o
     }()
