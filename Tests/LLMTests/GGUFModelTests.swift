@@ -144,17 +144,6 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(Array(ex.inputs.prefix(prompt.count)), prompt)
     }
 
-    func testUnpermuteInvertsLlamaCppsRotaryPermutation() {
-        // llama.cpp: w.reshape(heads, 2, out/heads/2, in).swapaxes(1, 2).reshape(out, in)
-        let heads = 3, hd = 4, width = 2
-        let hf = Tensor(shape: [heads * hd, width], data: (0..<(heads * hd * width)).map(Float.init))
-        var permuted = Tensor(zeros: hf.shape)
-        for h in 0..<heads { for i in 0..<2 { for j in 0..<(hd / 2) { for c in 0..<width {
-            permuted[flat: (h * hd + 2 * j + i) * width + c] = hf[flat: (h * hd + i * hd / 2 + j) * width + c]
-        } } } }
-        XCTAssertEqual(GGUFModel.unpermute(permuted, heads: heads).maxAbsDifference(hf), 0)
-    }
-
     func testKnownPreTokenizersAndClearRefusals() throws {
         for name in ["smollm", "qwen2", "llama-bpe", "gpt2"] { XCTAssertNoThrow(try PreTokenizer.gguf(pre: name, origin: "f.gguf"), name) }
         XCTAssertThrowsError(try PreTokenizer.gguf(pre: "chatglm-bpe", origin: "f.gguf")) {
