@@ -80,6 +80,29 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertLessThan(lora, 1e-3)
     }
 
+    /// `--adapter adapter.gguf`: llama.cpp's file (its q/k rows permuted) read back for the model gives PEFT's logits.
+    func testSmolLM2WithTheConvertersAdapterGGUF() throws {
+        let model = try smolLM2()
+        let peft = try LoRAAdapter(folder: Self.fixtures.appendingPathComponent("smollm2/adapter"))
+        let gguf = try model.loadAdapter(Self.fixtures.appendingPathComponent("smollm2/adapter.gguf"))
+        var worst: Float = 0
+        for ids in try inputs("smollm2") {
+            worst = max(worst, try model.logits(ids, adapter: gguf).maxAbsDifference(model.logits(ids, adapter: peft)))
+        }
+        let reference = try logitsDifference(model, "smollm2", expected: "expected_lora.safetensors", adapter: gguf)
+        print("fixtures/gguf/smollm2: logits with adapter.gguf vs the PEFT folder: max abs difference \(worst); vs PEFT (expected_lora) \(reference)")
+        XCTAssertLessThan(worst, 1e-4)
+        XCTAssertLessThan(reference, 1e-3)
+        // A folder holding only adapter.gguf is read as that file; a model of another architecture refuses it.
+        let dir = TestSupport.temporaryDirectory()
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("smollm2/adapter.gguf"), to: dir.appendingPathComponent("adapter.gguf"))
+        XCTAssertEqual(try model.loadAdapter(dir).sites, peft.sites)
+        let qwen = try CausalLM.load(Self.fixtures.appendingPathComponent("tiny-qwen2/tiny-qwen2.gguf"))
+        XCTAssertThrowsError(try qwen.loadAdapter(dir)) { XCTAssertTrue("\($0)".contains("the adapter is for a llama model but the base model is qwen2"), "\($0)") }
+        let llama = try CausalLM.load(Self.fixtures.appendingPathComponent("tiny-llama/tiny-llama.gguf"))
+        XCTAssertThrowsError(try llama.loadAdapter(dir)) { XCTAssertTrue("\($0)".contains("the adapter was made for a different base model"), "\($0)") }
+    }
+
     func testSmolLM2TokenIdsEqualTheReference() throws {
         let tokenizer = try BPETokenizer.load(gguf: try TestSupport.requireSmolLM2())
         let cases = try TestSupport.json(Self.fixtures.appendingPathComponent("smollm2/tokenize.json")) as! [[String: Any]]
