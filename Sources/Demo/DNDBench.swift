@@ -58,9 +58,9 @@ public enum DNDBench {
             // (4) DnD: the daemon's path, without its cache (the prompts are encoded as a new job's would be).
             let dndFolder = paths.bench.appendingPathComponent("dnd").appendingPathComponent(d.name)
             try? FileManager.default.removeItem(at: dndFolder)
-            let gen = try AdapterGeneration.run(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, bundle: bundle, encoder: encoder,
-                                                cache: nil, seed: 0, output: dndFolder, evaluation: nil, evaluationSkipped: "scored by dnd bench dnd",
-                                                dndVersion: dndVersion)
+            let gen = try AdapterGeneration.run(.init(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, output: dndFolder,
+                                                      evaluation: .skipped("scored by dnd bench dnd"), dndVersion: dndVersion),
+                                                bundle: bundle, encoder: encoder, cache: nil)
             let dndSeconds = gen.report.timings.reduce(0) { $0 + $1.seconds }
 
             // (3) nearest training LoRA: cosine of mean pooled prompt embeddings, as the report's similarity.
