@@ -49,7 +49,7 @@ final class GGUFExportTests: XCTestCase {
             worst = max(worst, try model.logits(s, adapter: gguf).maxAbsDifference(p))
             moved = max(moved, try model.logits(s, adapter: nil).maxAbsDifference(p))
         }
-        print("generated SmolLM2 adapter: logits from adapter.gguf vs the PEFT folder: max abs difference \(worst) (the adapter moves them by \(moved))")
+        print("generated SmolLM2 adapter \(out.path): logits from adapter.gguf vs the PEFT folder: max abs difference \(worst) (the adapter moves them by \(moved))")
         XCTAssertLessThan(worst, 1e-4)
         XCTAssertGreaterThan(moved, 0)
     }
