@@ -6,7 +6,7 @@ import Prompts
 import TensorCore
 import TextEncoder
 
-/// Prompt file → PEFT adapter + report, with one trained generator (`dnd generate`, and every daemon job).
+/// Prompt file → PEFT adapter + adapter.gguf + report, with one trained generator (`dnd generate`, and every daemon job).
 ///
 /// Prompt selection: the generator is conditioned on exactly N prompts. With more than N records, N are drawn
 /// without replacement (seeded) and the report says so; with fewer, every prompt is used once and the remaining
