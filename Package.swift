@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Jinja", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "SafeTensors", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "GGUF", dependencies: ["TensorCore"], swiftSettings: fast),
-        .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
+        .target(name: "LoRA", dependencies: ["TensorCore", "SafeTensors", "GGUF"], swiftSettings: fast),
         .target(name: "TextEncoder", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         .target(name: "Generator", dependencies: ["TensorCore", "SafeTensors"], swiftSettings: fast),
         // The root's on-disk contract: its folders, the generator store, job names, the instance lock.
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], exclude: ["Fixtures"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "SafeTensors", "TensorCore", "DNDTestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "GGUF", "SafeTensors", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PromptsTests", dependencies: ["Prompts", "TensorCore", "DNDTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Prompts", "Pipeline", "LoRA", "TensorCore", "SafeTensors", "TextEncoder", "Generator", "LLM", "DNDTestSupport"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "SafeTensors", "TensorCore", "DNDTestSupport"], exclude: ["Fixtures"]),

@@ -14,7 +14,7 @@ public struct DND: AsyncParsableCommand {
         (prompt batch, LoRA checkpoint) pairs emits every LoRA matrix. See README.md.
         """,
         version: version,
-        subcommands: [Inspect.self, Embed.self, Pretrain.self, Finetune.self, Train.self, ExportTraining.self, InstallGenerator.self, Generate.self, Eval.self, Serve.self, Status.self, ConfigCommand.self, Debug.self, Bench.self, DemoCommand.self]
+        subcommands: [Inspect.self, Embed.self, Pretrain.self, Finetune.self, Train.self, ExportTraining.self, InstallGenerator.self, Generate.self, ExportGGUF.self, Eval.self, Serve.self, Status.self, ConfigCommand.self, Debug.self, Bench.self, DemoCommand.self]
     )
 
     public init() {}

@@ -13,14 +13,13 @@ struct DebugLogits: ParsableCommand {
     )
 
     @Option(help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var model: String
-    @Option(help: "PEFT LoRA adapter folder to apply (not merged).") var adapter: String?
+    @Option(help: "LoRA adapter to apply (not merged): a PEFT folder or an adapter.gguf.") var adapter: String?
     @Option(help: "JSON array of arrays of token ids.") var input: String
     @Option(help: "Output .safetensors file.") var out: String
 
     func run() throws {
         let lm = try BaseModel.load(model)
-        let lora = try adapter.map { try LoRAAdapter(folder: URL(fileURLWithPath: $0)) }
-        if let lora { try lm.validate(adapter: lora) }
+        let lora = try adapter.map { try lm.loadAdapter(URL(fileURLWithPath: $0)) }
         let seqs = try Self.readIdLists(input)
         var tensors: [String: Tensor] = [:]
         for (j, ids) in seqs.enumerated() {

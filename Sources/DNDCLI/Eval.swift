@@ -13,7 +13,7 @@ struct Eval: ParsableCommand {
 
     @Option(name: .long, help: "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer.json), a .gguf file, or a folder holding one.") var base: String
     @Option(name: .long, help: "Records with \"response\" or \"choices\" (.jsonl, .json).") var data: String
-    @Option(name: .long, parsing: .upToNextOption, help: "PEFT adapter folders to compare with the base.") var adapter: [String] = []
+    @Option(name: .long, parsing: .upToNextOption, help: "Adapters to compare with the base: PEFT folders or adapter.gguf files.") var adapter: [String] = []
     @Option(name: .long, help: "Evaluate only the first N records.") var limit: Int?
     @Option(name: .long, help: "Also write the table as JSON here.") var json: String?
 
@@ -25,9 +25,9 @@ struct Eval: ParsableCommand {
         records = limit.map { Array(ok.prefix($0)) } ?? ok
         var models: [(name: String, adapter: LoRAAdapter?)] = [("base", nil)]
         for a in adapter {
-            let ad = try LoRAAdapter(folder: URL(fileURLWithPath: a))
-            try model.validate(adapter: ad)
-            models.append((URL(fileURLWithPath: a).lastPathComponent, ad))
+            let url = URL(fileURLWithPath: a)
+            let name = url.lastPathComponent == GGUFLoRA.fileName ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
+            models.append((name, try model.loadAdapter(url)))
         }
         let bar = ProgressLine("eval")
         let total = records.count * models.count

@@ -33,6 +33,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Seed of the adapter initialisation and the data order.") var seed: UInt64 = 0
     @Option(help: "Data-parallel shards per step (default: one per core for small models).") var shards: Int?
     @Flag(help: "Train only lora_B and keep lora_A at its seeded initialisation (LoRA-FA; a zoo of one seed then shares A).") var freezeA = false
+    @Option(name: .long, help: "base_model_name_or_path of the checkpoints: the name you serve the base model under; default: its public id, else its absolute path.") var baseModelName: String?
     @Flag(help: "rsLoRA scaling (alpha/√rank).") var rslora = false
     @Flag(help: "Print only the summary, not a line per step.") var quiet = false
 
@@ -52,7 +53,12 @@ struct Finetune: ParsableCommand {
         let records = try PromptFile.read(dataURL)
         let outURL = URL(fileURLWithPath: out)
         print("fine-tuning a rank-\(opts.rank) LoRA on \(opts.targets.map(\.rawValue).joined(separator: ",")) of \(base): \(records.count) records, \(opts.steps) steps of \(opts.batchSize)")
-        let result = try LoRATrainer.finetune(model: model, records: records, options: opts, out: outURL, promptsSource: dataURL) { p in
+        let name = baseModelName.map {
+            BaseModelName.resolve(configured: $0, setting: "--base-model-name", relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                                  model: model.source, zoo: nil, root: nil).name
+        } ?? nil
+        let result = try LoRATrainer.finetune(model: model, records: records, options: opts, out: outURL, promptsSource: dataURL,
+                                              baseModelName: name) { p in
             if quiet { return }
             var line = String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s", p.step, p.steps, p.loss, p.learningRate, p.tokensPerSecond)
             if let c = p.checkpoint { line += "  saved \(c.lastPathComponent)" }

@@ -25,6 +25,9 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public var settleSeconds: Double = 60
     /// Base model folder for evaluation; empty means `<root>/base` when it holds a config.json.
     public var baseModel: String = ""
+    /// `base_model_name_or_path` of every adapter: the name the base model is served under; empty means its public id,
+    /// else its absolute path (see `BaseModelName`).
+    public var baseModelName: String = ""
     /// Evaluation default for jobs: `auto` (when a base model and scorable records exist) or `off`.
     public var evaluation: EvaluationDefault = .auto
     /// Retrain the generator automatically when checkpoints/ changes.
@@ -44,7 +47,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxFileBytes = "max_file_bytes", maxPrompts = "max_prompts", maxPromptChars = "max_prompt_chars", maxRecordBytes = "max_record_bytes"
         case maxQueue = "max_queue", debounceSeconds = "debounce_seconds", rescanSeconds = "rescan_seconds"
-        case settleSeconds = "settle_seconds", baseModel = "base_model", evaluation, retrain
+        case settleSeconds = "settle_seconds", baseModel = "base_model", baseModelName = "base_model_name", evaluation, retrain
         case stopGraceSeconds = "stop_grace_seconds", keepDoneDays = "keep_done_days", watchdog
     }
 
@@ -86,6 +89,12 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         if c.contains(.baseModel) {
             guard let s = try? c.decode(String.self, forKey: .baseModel) else { throw DNDError("`base_model` must be a string path (or \"\" for <root>/base)") }
             baseModel = s
+        }
+        if c.contains(.baseModelName) {
+            guard let s = try? c.decode(String.self, forKey: .baseModelName) else {
+                throw DNDError("`base_model_name` must be a string: the name you serve the base model under (e.g. \"HuggingFaceTB/SmolLM2-135M-Instruct\"), or \"\" for its public id or absolute path")
+            }
+            baseModelName = s
         }
         if c.contains(.evaluation) {
             guard let s = try? c.decode(String.self, forKey: .evaluation), let e = EvaluationDefault(rawValue: s) else {
@@ -165,6 +174,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
             (.rescanSeconds, Self.format(rescanSeconds), Self.format(d.rescanSeconds), "period of the full rescan that backs up inotify"),
             (.settleSeconds, Self.format(settleSeconds), Self.format(d.settleSeconds), "a file seen only by a rescan (no inotify event) is taken once unchanged this long"),
             (.baseModel, q(baseModel), q(d.baseModel), "base model folder for evaluation; \"\" uses <root>/base when it holds config.json"),
+            (.baseModelName, q(baseModelName), q(d.baseModelName), "base_model_name_or_path of every adapter (the name you serve the base model under); \"\" uses its public id, else its absolute path"),
             (.evaluation, q(evaluation.rawValue), q(d.evaluation.rawValue), "per-job evaluation default: \"auto\" (when possible) or \"off\"; file names override with .eval / .noeval"),
             (.retrain, "\(retrain)", "\(d.retrain)", "retrain the generator automatically when checkpoints/ changes"),
             (.stopGraceSeconds, Self.format(stopGraceSeconds), Self.format(d.stopGraceSeconds), "on SIGTERM, time the running job gets to finish before it is re-queued"),

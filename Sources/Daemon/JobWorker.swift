@@ -12,7 +12,7 @@ import Workspace
 /// loop or its watchdog). At most one `process` and one `retrain` run at a time, possibly concurrently with each other.
 public protocol JobWorker: Sendable {
     /// Writes the job's results into `output` (an empty folder): `adapter_config.json`, `adapter_model.safetensors`,
-    /// `report.json`, `report.html`. `job.records` are already parsed and within the configured limits. Evaluation
+    /// `report.json`, `report.html`, and `adapter.gguf` when the base model's files are known. `job.records` are already parsed and within the configured limits. Evaluation
     /// follows `job.options`; it never fails the job: its problems become warnings in the report, beside
     /// `job.warnings`. Throw ``PromptFileError`` when the input cannot make an adapter (the job goes to failed/ with
     /// that reason); any other
@@ -65,11 +65,14 @@ public struct JobOptions: Sendable, Codable, Equatable {
     public var evaluationReason: String
     /// The base model folder, or nil when none is configured or present.
     public var baseModel: URL?
+    /// `base_model_name` from config.toml: what adapters carry as `base_model_name_or_path` (nil: the default rules).
+    public var baseModelName: String?
     /// The limits the input was checked against.
     public var limits: PromptLimits
 
-    public init(evaluate: Bool, evaluationReason: String, baseModel: URL?, limits: PromptLimits) {
-        self.evaluate = evaluate; self.evaluationReason = evaluationReason; self.baseModel = baseModel; self.limits = limits
+    public init(evaluate: Bool, evaluationReason: String, baseModel: URL?, baseModelName: String? = nil, limits: PromptLimits) {
+        self.evaluate = evaluate; self.evaluationReason = evaluationReason; self.baseModel = baseModel
+        self.baseModelName = baseModelName; self.limits = limits
     }
 
     /// The options for a file: its `.eval` / `.noeval` tag beats the config's `evaluation`.
@@ -83,7 +86,8 @@ public struct JobOptions: Sendable, Codable, Equatable {
                 ? (true, "evaluation = \"auto\" in config.toml (the default)")
                 : (false, "evaluation = \"off\" in config.toml; add .eval before the extension to evaluate one file")
         }
-        return JobOptions(evaluate: on, evaluationReason: why, baseModel: baseModel, limits: config.limits)
+        return JobOptions(evaluate: on, evaluationReason: why, baseModel: baseModel,
+                          baseModelName: config.baseModelName.isEmpty ? nil : config.baseModelName, limits: config.limits)
     }
 }
 
@@ -110,17 +114,30 @@ enum WorkerThread {
 
 /// The results every job must leave in its output folder before it may be delivered.
 public enum JobResults {
-    /// The files of `outbox/<job>/`.
+    /// The files every `outbox/<job>/` holds.
     public static let files = ["adapter_config.json", "adapter_model.safetensors", "report.json", "report.html"]
+    /// The file it holds when the base model's files are known (llama.cpp's LoRA layout).
+    public static let gguf = GGUFLoRA.fileName
 
     /// Checks a worker's output before it is committed: every file present and regular, the adapter loads and
-    /// validates, report.json is a JSON object. Hidden leftovers (temp files) are removed.
+    /// validates, adapter.gguf (when there) is a complete GGUF LoRA with the same pairs, report.json is a JSON
+    /// object. Hidden leftovers (temp files) are removed.
     public static func verify(_ folder: URL) throws {
         for name in Rename.names(folder) where name.hasPrefix(".") { try Rename.remove(folder.appendingPathComponent(name)) }
         for name in files where Rename.kind(folder.appendingPathComponent(name)) != .regular {
             throw DNDError("the worker did not write \(name) (a regular file) into the job's output")
         }
-        _ = try LoRAAdapter(folder: folder)
+        let adapter = try LoRAAdapter(folder: folder)
+        let ggufFile = folder.appendingPathComponent(gguf)
+        switch Rename.kind(ggufFile) {
+        case .missing: break
+        case .regular:
+            let pairs = try GGUFLoRA.check(ggufFile)
+            guard pairs == Set(adapter.sites) else {
+                throw DNDError("the worker wrote an \(gguf) whose LoRA pairs (\(pairs.count)) differ from the PEFT adapter's (\(adapter.sites.count))")
+            }
+        default: throw DNDError("the worker wrote \(gguf) as something other than a regular file")
+        }
         let report = folder.appendingPathComponent("report.json")
         guard let data = FileManager.default.contents(atPath: report.path),
               (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {

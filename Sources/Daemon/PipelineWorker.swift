@@ -52,23 +52,26 @@ public final class PipelineWorker: JobWorker, @unchecked Sendable {
     public func process(_ job: Job, generator: GeneratorHandle, output: URL, control: WorkControl) throws {
         let bundle = try self.bundle(generator.folder)
         let encoder = try self.encoder()
-        var evaluation: AdapterGeneration.EvaluationRequest?
-        var skipped: String?
-        var warnings = job.warnings.map { "\(job.fileName) \($0)" }
+        let evaluation: AdapterGeneration.Evaluation
         if !job.options.evaluate {
-            skipped = job.options.evaluationReason
+            evaluation = .skipped(job.options.evaluationReason)
         } else if let base = job.options.baseModel {
-            do { evaluation = .init(scorer: try model(base), baseModel: base.path) } catch {
-                skipped = "the base model could not be loaded: \(error)"
-                warnings.append("evaluation skipped: the base model at \(base.path) could not be loaded (\(error))")
+            do { evaluation = .run(scorer: try model(base), baseModel: base.path) } catch {
+                evaluation = .unavailable("the base model at \(base.path) could not be loaded (\(error))")
             }
         } else {
-            skipped = "no base model configured (put a Hugging Face model folder or a .gguf file in base/, or set base_model in config.toml)"
+            evaluation = .skipped("no base model configured (put a Hugging Face model folder or a .gguf file in base/, or set base_model in config.toml)")
         }
+        // The base model's files name it and lay out adapter.gguf, whether or not this job is evaluated.
+        let source = job.options.baseModel.flatMap { try? ModelSource.resolve($0) }
+        let name = BaseModelName.resolve(configured: job.options.baseModelName, setting: "base_model_name in \(layout.configFile.path)",
+                                         relativeTo: layout.root, model: source, zoo: bundle.config.baseModel, root: layout.root)
         let cache = try training.embeddingCache(encoder: encoder, length: bundle.config.length)
-        _ = try AdapterGeneration.run(records: job.records, inputName: job.fileName, job: job.name, bundle: bundle, encoder: encoder,
-                                      cache: cache, seed: 0, output: output, evaluation: evaluation, evaluationSkipped: skipped,
-                                      warnings: warnings, dndVersion: version)
+        _ = try AdapterGeneration.run(
+            .init(records: job.records, inputName: job.fileName, job: job.name, output: output,
+                  deliveredAt: layout.outbox.appendingPathComponent(job.name), baseModel: name, evaluation: evaluation,
+                  warnings: job.warnings.map { "\(job.fileName) \($0)" }, dndVersion: version),
+            bundle: bundle, encoder: encoder, cache: cache)
     }
 
     public func retrain(checkpoints: URL, output: URL, current: GeneratorHandle?, control: WorkControl) throws {

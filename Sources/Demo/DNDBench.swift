@@ -68,10 +68,10 @@ public enum DNDBench {
             // DnD: the daemon's path, without its cache (the prompts are encoded as a new job's would be).
             let dndFolder = paths.bench.appendingPathComponent("dnd").appendingPathComponent(d.name)
             try? FileManager.default.removeItem(at: dndFolder)
-            let gen = try AdapterGeneration.run(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, bundle: bundle, encoder: encoder,
-                                                cache: nil, seed: 0, output: dndFolder, evaluation: nil, evaluationSkipped: "scored by dnd bench dnd",
-                                                dndVersion: dndVersion)
-            let dndSeconds = gen.report.timings.reduce(0) { $0 + $1.seconds }
+            let gen = try AdapterGeneration.run(.init(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, output: dndFolder,
+                                                      evaluation: .skipped("scored by dnd bench dnd"), dndVersion: dndVersion),
+                                                bundle: bundle, encoder: encoder, cache: nil)
+            let dndSeconds = gen.report.timings.filter(\.stage.isGeneration).reduce(0) { $0 + $1.seconds }
             generated.append(gen.adapter)
 
             // The nearest training LoRA: cosine of mean pooled prompt embeddings, as the report's similarity.
@@ -142,9 +142,9 @@ public enum DNDBench {
             events.progress("fit on the training datasets", i, training.count, t.name)
             let folder = paths.bench.appendingPathComponent("fit").appendingPathComponent(t.name)
             try? FileManager.default.removeItem(at: folder)
-            let g = try AdapterGeneration.run(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, bundle: bundle, encoder: encoder,
-                                              cache: nil, seed: 0, output: folder, evaluation: nil, evaluationSkipped: "scored by dnd bench dnd",
-                                              dndVersion: dndVersion)
+            let g = try AdapterGeneration.run(.init(records: d.test, inputName: "\(d.name).test.jsonl", job: d.name, output: folder,
+                                                    evaluation: .skipped("scored by dnd bench dnd"), dndVersion: dndVersion),
+                                              bundle: bundle, encoder: encoder, cache: nil)
             let table = try Evaluator.evaluate(model, baseModel: "base", records: records, models: [("generated", g.adapter), ("checkpoint", t.adapter)])
             fit.append(.init(dataset: t.name, generated: table.rows[0].accuracy, checkpoint: table.rows[1].accuracy,
                              cosine: DeltaGeometry.cosine(g.adapter, t.adapter), normRatio: DeltaGeometry.norm(g.adapter) / max(DeltaGeometry.norm(t.adapter), 1e-12)))

@@ -398,7 +398,7 @@ public final class DemoRunner {
                   let dnd = table.rows.first(where: { $0.name != "base" }) else {
                 throw DNDError("outbox/\(report.job)/report.json has no evaluation (\(report.evaluationSkipped ?? "no reason given")); the daemon needs a base model in base/ to evaluate")
             }
-            let gen = report.timings.filter { ["encode prompts", "generate weights", "write adapter"].contains($0.stage) }.reduce(0) { $0 + $1.seconds }
+            let gen = report.timings.filter(\.stage.isGeneration).reduce(0) { $0 + $1.seconds }
             results.append(HeldOutResult(dataset: d.name, role: d.role, job: report.job, records: base.records, baseAccuracy: base.accuracy,
                                          dndAccuracy: dnd.accuracy, baseNLL: base.meanNLL, dndNLL: dnd.meanNLL, generationSeconds: gen))
         }

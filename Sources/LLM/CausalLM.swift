@@ -130,22 +130,11 @@ public final class CausalLM: @unchecked Sendable {
 
     /// The adapter checked and laid out per layer for the forward pass.
     public func bind(_ adapter: LoRAAdapter) throws -> BoundLoRA {
-        let origin = adapter.config.baseModelNameOrPath.map { "adapter for \($0)" } ?? "adapter"
+        try config.check(adapter)
         var layers = [[LoRAModule: Linear.LoRA]](repeating: [:], count: config.numHiddenLayers)
         let scale = adapter.scaling
         for site in adapter.sites {
             let (a, b) = adapter.weights[site]!
-            guard site.layer < config.numHiddenLayers else {
-                throw DNDError("\(origin): module \(site) does not exist: the model has \(config.numHiddenLayers) layers (0...\(config.numHiddenLayers - 1)); the adapter was made for a different base model")
-            }
-            let (i, o) = linearShape(layer: site.layer, module: site.module)
-            let r = adapter.rank
-            guard a.shape == [r, i] else {
-                throw DNDError("\(origin): module \(site): lora_A is \(a.shape) but \(site.module.rawValue) takes \(i) inputs (expected [\(r), \(i)]); the adapter was made for a different base model")
-            }
-            guard b.shape == [o, r] else {
-                throw DNDError("\(origin): module \(site): lora_B is \(b.shape) but \(site.module.rawValue) has \(o) outputs (expected [\(o), \(r)]); the adapter was made for a different base model")
-            }
             layers[site.layer][site.module] = Linear.LoRA(a: a, b: b, scale: scale)
         }
         return BoundLoRA(adapter: adapter, layers: layers)

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import LoRA
 import TensorCore
 
 /// A base model read from a GGUF file (llama.cpp / Ollama): config from the `<arch>.*` keys, tokenizer from
@@ -67,10 +68,8 @@ enum GGUFModel {
     static func huggingFaceNames(config c: ModelConfig) -> [(gguf: String, hf: String)] {
         var names: [(String, String)] = [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight")]
         if !c.tieWordEmbeddings { names.append(("output.weight", "lm_head.weight")) }
-        let modules: [(String, String)] = [
-            ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
-            ("attn_output", "self_attn.o_proj"), ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
-        ]
+        // q, k, v first: the biases are theirs.
+        let modules = LoRAModule.allCases.map { ($0.ggufName, "\($0.parent).\($0.rawValue)") }
         for l in 0..<c.numHiddenLayers {
             let p = "model.layers.\(l)."
             names.append(("blk.\(l).attn_norm.weight", p + "input_layernorm.weight"))
@@ -103,32 +102,12 @@ enum GGUFModel {
             // mapped and resident next to the dequantized weights): the model holds one Float32 copy and nothing more.
             var t = try file.tensor(g).owned()
             if c.architecture == .llama {
-                if g.hasSuffix("attn_q.weight") || g.hasSuffix("attn_q.bias") { t = unpermute(t, heads: c.numAttentionHeads) }
-                if g.hasSuffix("attn_k.weight") || g.hasSuffix("attn_k.bias") { t = unpermute(t, heads: c.numKeyValueHeads) }
+                if g.hasSuffix("attn_q.weight") || g.hasSuffix("attn_q.bias") { t = RotaryRows.unpermute(t, heads: c.numAttentionHeads) }
+                if g.hasSuffix("attn_k.weight") || g.hasSuffix("attn_k.bias") { t = RotaryRows.unpermute(t, heads: c.numKeyValueHeads) }
             }
             out[h] = t
         }
         return try ModelWeights(named: out, config: c, origin: path)
-    }
-
-    /// Undoes llama.cpp's rotary permutation of q/k rows: GGUF row `h·hd + 2j + i` holds Hugging Face row
-    /// `h·hd + i·hd/2 + j` (head `h`, half `i`, pair `j`). Works on `[out, in]` weights and `[out]` biases.
-    static func unpermute(_ t: Tensor, heads: Int) -> Tensor {
-        let rows = t.shape[0], width = t.count / max(1, rows)
-        let hd = rows / heads, half = hd / 2
-        var out = Tensor(uninitialized: t.shape)
-        out.withUnsafeMutableBufferPointer { o in
-            let src = t.pointer
-            for h in 0..<heads {
-                for i in 0..<2 {
-                    for j in 0..<half {
-                        let hf = h * hd + i * half + j, gg = h * hd + 2 * j + i
-                        (o.baseAddress! + hf * width).update(from: src + gg * width, count: width)
-                    }
-                }
-            }
-        }
-        return out
     }
 
     /// Llama.cpp's token types (`tokenizer.ggml.token_type`).

@@ -122,7 +122,7 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
 public struct LoRAAdapter: Sendable {
     public var config: LoRAConfig
     public var weights: [LoRASite: (a: Tensor, b: Tensor)]
-    /// The folder it was read from (nil when built in memory); errors name it.
+    /// The folder (or adapter.gguf) it was read from (nil when built in memory); errors name it.
     public var folder: URL?
 
     public init(config: LoRAConfig, weights: [LoRASite: (a: Tensor, b: Tensor)], folder: URL? = nil) {

@@ -1,22 +1,54 @@
 import Foundation
 import Generator
+import LLM
 import LoRA
 import Prompts
 import TensorCore
 import TextEncoder
 
-/// Prompt file → PEFT adapter + report, with one trained generator (`dnd generate`, and every daemon job).
+/// Prompt file → PEFT adapter + adapter.gguf + report, with one trained generator (`dnd generate`, and every daemon job).
 ///
 /// Prompt selection: the generator is conditioned on exactly N prompts. With more than N records, N are drawn
 /// without replacement (seeded) and the report says so; with fewer, every prompt is used once and the remaining
 /// channels are filled by drawing the same prompts again (seeded), with a warning: the generator saw conditions
 /// made of N distinct prompts, so few prompts give a less reliable adapter.
 public enum AdapterGeneration {
-    /// Evaluation to run after generation: the base model (as a scorer) and its display name.
-    public struct EvaluationRequest {
-        public var scorer: ResponseScorer
-        public var baseModel: String
-        public init(scorer: ResponseScorer, baseModel: String) { self.scorer = scorer; self.baseModel = baseModel }
+    /// What to do about evaluation: score base vs base + adapter, or why not.
+    public enum Evaluation {
+        /// Score with this base model (as a scorer) named `baseModel` in the table.
+        case run(scorer: ResponseScorer, baseModel: String)
+        /// Not asked for, for this reason (e.g. "no --base model given", "turned off by the file name tag .noeval").
+        case skipped(String)
+        /// Asked for but impossible (the base model did not load): the reason, also given as a warning.
+        case unavailable(String)
+    }
+
+    /// One generation: the prompts, where the files go, the base model's name and evaluation.
+    public struct Request {
+        public var records: [PromptRecord]
+        /// The prompt file's name, for the report.
+        public var inputName: String
+        public var job: String
+        /// Seed of the prompt sampling.
+        public var seed: UInt64
+        /// The folder the files are written into (created if needed; the caller makes it visible atomically).
+        public var output: URL
+        /// Where the folder will be once delivered (the usage lines name it); `output` when nil.
+        public var deliveredAt: URL?
+        /// `base_model_name_or_path` and the base model's files (for adapter.gguf); nil: the generator's zoo name
+        /// alone decides (`BaseModelName.resolve` without a configured name, a base model or a root).
+        public var baseModel: BaseModelName?
+        public var evaluation: Evaluation
+        /// What the prompt reader changed (prompts cut), for the report.
+        public var warnings: [String]
+        public var dndVersion: String
+
+        public init(records: [PromptRecord], inputName: String, job: String, seed: UInt64 = 0, output: URL, deliveredAt: URL? = nil,
+                    baseModel: BaseModelName? = nil, evaluation: Evaluation, warnings: [String] = [], dndVersion: String) {
+            self.records = records; self.inputName = inputName; self.job = job; self.seed = seed; self.output = output
+            self.deliveredAt = deliveredAt; self.baseModel = baseModel; self.evaluation = evaluation; self.warnings = warnings
+            self.dndVersion = dndVersion
+        }
     }
 
     /// The written adapter and its report.
@@ -33,33 +65,50 @@ public enum AdapterGeneration {
         return (idx, count < n ? "only \(count) prompts for a generator conditioned on \(n): prompts were reused to fill the batch; drop at least \(n) for a more reliable adapter" : nil)
     }
 
-    /// Generates the adapter for `records` into `output` (adapter_config.json, adapter_model.safetensors,
-    /// report.json, report.html). `output` is created if needed; the caller makes the folder visible atomically.
-    public static func run(records: [PromptRecord], inputName: String, job: String, bundle: GeneratorBundle, encoder: SentenceEncoder,
-                           cache: EmbeddingCache?, seed: UInt64, output: URL, evaluation: EvaluationRequest?,
-                           evaluationSkipped: String? = nil, warnings extraWarnings: [String] = [], dndVersion: String,
+    /// Generates the adapter for the request's records into its output folder: adapter_config.json,
+    /// adapter_model.safetensors, adapter.gguf (when the base model's files are known), report.json, report.html.
+    public static func run(_ request: Request, bundle: GeneratorBundle, encoder: SentenceEncoder, cache: EmbeddingCache?,
                            log: (String) -> Void = { _ in }) throws -> Result {
         let config = bundle.config
         guard encoder.identity == config.encoderIdentity else {
             throw DNDError("\(bundle.folder.path): the generator was trained with encoder '\(config.encoderIdentity)' but '\(encoder.identity)' is loaded; use the same encoder or retrain")
         }
-        var stages: [GenerationReport.Stage] = []
+        let records = request.records, output = request.output
+        var stages: [GenerationReport.Timing] = []
         var t0 = Date()
-        func stage(_ name: String) { stages.append(.init(name, Date().timeIntervalSince(t0))); t0 = Date() }
-        var warnings = extraWarnings
+        func stage(_ name: GenerationReport.StageName) { stages.append(.init(name, Date().timeIntervalSince(t0))); t0 = Date() }
+        var warnings = request.warnings
 
-        let (indices, note) = selectPrompts(count: records.count, n: config.prompts, seed: seed)
+        let (indices, note) = selectPrompts(count: records.count, n: config.prompts, seed: request.seed)
         if let note { warnings.append(note) }
         let chosen = indices.map { records[$0].prompt }
         let encode: EmbeddingCache.Encode = { encoder.encode($0, length: config.length) }
         let (hidden, pooled) = try cache?.embed(chosen, encode: encode) ?? encode(chosen)   // [N, L, H], [N, H]
-        stage("encode prompts")
+        stage(.encodePrompts)
 
-        let adapter = try bundle.generate(hidden: hidden)
-        stage("generate weights")
+        var adapter = try bundle.generate(hidden: hidden)
+        stage(.generateWeights)
+        let baseModel = request.baseModel ?? BaseModelName.resolve(configured: nil, setting: "", relativeTo: output, model: nil,
+                                                                   zoo: config.baseModel, root: nil)
+        adapter.config.baseModelNameOrPath = baseModel.name
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         try adapter.write(to: output)
-        stage("write adapter")
+        stage(.writeAdapter)
+
+        let gguf: GenerationReport.GGUFInfo
+        if let model = baseModel.model {
+            do {
+                gguf = try GGUFExport.write(adapter, base: model, to: output.appendingPathComponent(GGUFLoRA.fileName))
+            } catch {
+                let why = "\(error)"
+                gguf = .init(file: nil, architecture: nil, permutedQK: false, alpha: nil, skipped: "the base model's layout could not be used: \(why)")
+                warnings.append("adapter.gguf not written (the PEFT adapter is still valid): \(why)")
+            }
+            stage(.writeGGUF)
+        } else {
+            gguf = .init(file: nil, architecture: nil, permutedQK: false, alpha: nil,
+                         skipped: "no base model files are known, so llama.cpp's architecture and q/k heads are not; configure a base model (base/ or base_model in config.toml, --base for dnd generate) or run dnd export-gguf with --base")
+        }
 
         let mean = Similarity.normalizedMean(pooled)
         let similarity = bundle.datasetEmbeddings.map { GenerationReport.Similarity(dataset: $0.name, cosine: Similarity.cosine(mean, $0.mean)) }
@@ -69,27 +118,33 @@ public enum AdapterGeneration {
         }
 
         var table: EvaluationTable?
-        var skipped = evaluationSkipped
-        if let evaluation {
+        var skipped: String?
+        switch request.evaluation {
+        case .run(let scorer, let name):
             let (ok, reason) = Evaluator.evaluable(records)
             if let reason { skipped = reason } else {
                 do {
-                    table = try Evaluator.evaluate(evaluation.scorer, baseModel: evaluation.baseModel, records: ok,
+                    table = try Evaluator.evaluate(scorer, baseModel: name, records: ok,
                                                    models: [("base", nil), ("base + dnd adapter", adapter)])
                 } catch {
                     skipped = "evaluation failed: \(error)"
                     warnings.append("evaluation failed (the adapter is still valid): \(error)")
                 }
             }
-            stage("evaluate")
-        } else if skipped == nil {
-            skipped = "no base model configured (put one in base/ or pass --base)"
+            stage(.evaluate)
+        case .skipped(let why):
+            skipped = why
+        case .unavailable(let why):
+            skipped = why
+            warnings.append("evaluation skipped: \(why)")
         }
 
         let training = config.training
+        let usage = ServingGuide(folder: request.deliveredAt ?? output, name: request.job, baseModel: baseModel, rank: adapter.rank,
+                                 gguf: gguf.file != nil)
         let report = GenerationReport(
-            job: job, dndVersion: dndVersion, seed: seed,
-            input: .init(file: inputName, records: records, used: config.prompts, sampled: records.count > config.prompts),
+            job: request.job, dndVersion: request.dndVersion, seed: request.seed,
+            input: .init(file: request.inputName, records: records, used: config.prompts, sampled: records.count > config.prompts),
             timings: stages,
             generator: .init(identity: bundle.metadata.identity, trainedOn: bundle.metadata.datasets, trainedAt: bundle.metadata.trainedAt,
                              steps: training?.steps, finalLoss: training.map { Double($0.recentLoss) }, chain: config.chain,
@@ -97,9 +152,11 @@ public enum AdapterGeneration {
             similarity: similarity,
             adapter: .init(rank: config.rank, alpha: Double(config.loraAlpha), modules: adapter.modules.map(\.rawValue),
                            layers: adapter.layerCount, tokens: config.tokenCount, norms: norms),
-            evaluation: table, evaluationSkipped: table == nil ? skipped : nil, warnings: warnings)
+            evaluation: table, evaluationSkipped: table == nil ? skipped : nil, warnings: warnings,
+            baseModel: baseModel, gguf: gguf, usage: usage)
         try report.write(to: output)
-        log("generated \(adapter.weights.count) LoRA pairs (\(config.tokenCount) tokens) in \(String(format: "%.3f", stages.prefix(3).reduce(0) { $0 + $1.seconds })) s")
+        let seconds = stages.filter(\.stage.isGeneration).reduce(0) { $0 + $1.seconds }
+        log("generated \(adapter.weights.count) LoRA pairs (\(config.tokenCount) tokens) in \(String(format: "%.3f", seconds)) s")
         return Result(adapter: adapter, report: report)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LLM
 import Prompts
 import TensorCore
 
@@ -33,11 +34,44 @@ public struct GenerationReport: Codable, Sendable {
         }
     }
 
-    /// One timed stage.
+    /// The stages of a generation, in order, as `timings` names them.
+    public enum StageName: String, Codable, Sendable, CaseIterable {
+        case encodePrompts = "encode prompts", generateWeights = "generate weights", writeAdapter = "write adapter"
+        case writeGGUF = "write adapter.gguf", evaluate
+
+        /// The stages that make the adapter (what "generation time" means in logs and benchmarks).
+        public var isGeneration: Bool { self == .encodePrompts || self == .generateWeights || self == .writeAdapter }
+    }
+
+    /// One timed stage of a generation (`timings`).
+    public struct Timing: Codable, Sendable {
+        public var stage: StageName
+        public var seconds: Double
+        public init(_ stage: StageName, _ seconds: Double) { self.stage = stage; self.seconds = seconds }
+    }
+
+    /// One timed stage of a longer run, named freely (generator training's outcome).
     public struct Stage: Codable, Sendable {
         public var stage: String
         public var seconds: Double
         public init(_ stage: String, _ seconds: Double) { self.stage = stage; self.seconds = seconds }
+    }
+
+    /// `adapter.gguf` (llama.cpp's LoRA layout): what was written, or why it was not.
+    public struct GGUFInfo: Codable, Sendable, Equatable {
+        /// The file name in the adapter folder, nil when it was not written.
+        public var file: String?
+        /// `general.architecture`, and whether the q/k `lora_b` rows were permuted (llama).
+        public var architecture: String?
+        public var permutedQK: Bool
+        /// `adapter.lora.alpha` (alpha·√r for an rsLoRA adapter, so llama.cpp's alpha/r gives PEFT's scaling).
+        public var alpha: Double?
+        /// Why it was not written.
+        public var skipped: String?
+        public init(file: String?, architecture: String?, permutedQK: Bool, alpha: Double?, skipped: String?) {
+            self.file = file; self.architecture = architecture; self.permutedQK = permutedQK; self.alpha = alpha; self.skipped = skipped
+        }
+        enum CodingKeys: String, CodingKey { case file, architecture, permutedQK = "permuted_qk", alpha, skipped }
     }
 
     /// The generator that produced the adapter.
@@ -98,7 +132,7 @@ public struct GenerationReport: Codable, Sendable {
     public var dndVersion: String
     public var seed: UInt64
     public var input: InputStats
-    public var timings: [Stage]
+    public var timings: [Timing]
     public var generator: GeneratorInfo
     public var similarity: [Similarity]
     public var adapter: AdapterInfo
@@ -106,20 +140,26 @@ public struct GenerationReport: Codable, Sendable {
     /// Why evaluation did not run, when it did not.
     public var evaluationSkipped: String?
     public var warnings: [String]
+    /// `base_model_name_or_path` of the adapter, the rule that chose it and why.
+    public var baseModel: BaseModelName?
+    public var gguf: GGUFInfo?
+    /// How to load the adapter in PEFT, vLLM, llama.cpp and Ollama, line by line.
+    public var usage: ServingGuide?
 
     enum CodingKeys: String, CodingKey {
         case job, created, dndVersion = "dnd_version", seed, input, timings, generator, similarity, adapter, evaluation
-        case evaluationSkipped = "evaluation_skipped", warnings
+        case evaluationSkipped = "evaluation_skipped", warnings, baseModel = "base_model", gguf, usage
     }
 
-    public init(job: String, dndVersion: String, seed: UInt64, input: InputStats, timings: [Stage], generator: GeneratorInfo,
+    public init(job: String, dndVersion: String, seed: UInt64, input: InputStats, timings: [Timing], generator: GeneratorInfo,
                 similarity: [Similarity], adapter: AdapterInfo, evaluation: EvaluationTable?, evaluationSkipped: String?,
-                warnings: [String]) {
+                warnings: [String], baseModel: BaseModelName? = nil, gguf: GGUFInfo? = nil, usage: ServingGuide? = nil) {
         self.job = job
         created = ISO8601DateFormatter().string(from: Date())
         self.dndVersion = dndVersion; self.seed = seed; self.input = input; self.timings = timings
         self.generator = generator; self.similarity = similarity; self.adapter = adapter
         self.evaluation = evaluation; self.evaluationSkipped = evaluationSkipped; self.warnings = warnings
+        self.baseModel = baseModel; self.gguf = gguf; self.usage = usage
     }
 
     public func jsonData() throws -> Data {

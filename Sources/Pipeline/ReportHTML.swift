@@ -47,7 +47,8 @@ public enum ReportHTML {
     h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
     table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}
     th{background:#f4f4f4}.muted{color:#777}.warn{background:#fff4d6;padding:.4em .8em;border-left:4px solid #e0a800}
-    code{background:#f4f4f4;padding:0 3px}
+    code{background:#f4f4f4;padding:0 3px}h3{font-size:1em;margin:.8em 0 .2em}
+    pre{background:#f4f4f4;padding:.5em .8em;overflow-x:auto;font-size:12px}pre code{padding:0}
     """
 
     public static func render(_ r: GenerationReport) -> String {
@@ -85,6 +86,25 @@ public enum ReportHTML {
         })
         h += barChart(r.adapter.norms.map { ($0.module, $0.normDelta) }, format: "%.4g")
 
+        if let b = r.baseModel {
+            h += "<h2>Base model</h2>"
+            h += "<p><code>base_model_name_or_path</code> = <code>\(escape(b.name.map { "\"\($0)\"" } ?? "null"))</code> (\(escape(b.rule.rawValue))): \(escape(b.reason))</p>"
+        }
+        if let g = r.gguf {
+            if let file = g.file {
+                let alpha = g.alpha.map { String(format: "%g", $0) } ?? "-"
+                h += "<p><code>\(escape(file))</code>: llama.cpp's LoRA layout for <code>\(escape(g.architecture ?? "?"))</code>, adapter.lora.alpha \(alpha)\(g.permutedQK ? ", q/k <code>lora_b</code> rows permuted like the base weights" : "")</p>"
+            } else {
+                h += "<p class=\"muted\">adapter.gguf not written: \(escape(g.skipped ?? "no reason given"))</p>"
+            }
+        }
+        if let u = r.usage {
+            h += "<h2>Use it</h2>"
+            for (title, lines) in u.sections {
+                h += "<h3>\(escape(title))</h3><pre><code>\(escape(lines.joined(separator: "\n")))</code></pre>"
+            }
+        }
+
         h += "<h2>Generator</h2>"
         let g = r.generator
         h += table(["identity", "trained on", "trained at", "steps", "final loss", "kernel", "parameters"], [[
@@ -95,7 +115,7 @@ public enum ReportHTML {
 
         h += "<h2>Time per stage</h2>"
         let total = r.timings.reduce(0) { $0 + $1.seconds }
-        h += barChart(r.timings.map { ($0.stage, $0.seconds) }, format: "%.3f s")
+        h += barChart(r.timings.map { ($0.stage.rawValue, $0.seconds) }, format: "%.3f s")
         h += "<p class=\"muted\">total \(String(format: "%.3f", total)) s</p>"
         return h + "</body></html>\n"
     }

@@ -12,7 +12,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(lines[0], "# root: \(root.standardizedFileURL.path) (from --root)")
         let keys = lines.filter { !$0.hasPrefix("#") }.map { String($0.prefix { $0 != " " }) }
         XCTAssertEqual(keys, ["max_file_bytes", "max_prompts", "max_prompt_chars", "max_record_bytes", "max_queue", "debounce_seconds", "rescan_seconds",
-                              "settle_seconds", "base_model", "evaluation", "retrain", "stop_grace_seconds", "keep_done_days", "watchdog"])
+                              "settle_seconds", "base_model", "base_model_name", "evaluation", "retrain", "stop_grace_seconds", "keep_done_days", "watchdog"])
         XCTAssertTrue(lines.contains { $0.hasPrefix("max_queue = 5 ") && $0.hasSuffix("# most jobs queued at once; further files wait in inbox/; default 1000 (set in config.toml)") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("debounce_seconds = 30 ") && $0.hasSuffix("; default 30") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("evaluation = \"off\" ") }, r.stdout)

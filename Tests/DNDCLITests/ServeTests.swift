@@ -2,6 +2,7 @@ import Daemon
 import DaemonTestSupport
 import DNDTestSupport
 import Foundation
+import LLM
 import LoRA
 import Prompts
 import TensorCore
@@ -68,8 +69,20 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(rows.map { $0["records"] as? Int }, [6, 6])
         XCTAssertEqual(eval["metric"] as? String, "exact match (responses) and choice likelihood (choices)")
         XCTAssertEqual((json["generator"] as? [String: Any])?["trained_on"] as? [String], ["digits", "lower", "upper"])
-        let adapter = try LoRAAdapter(folder: report.deletingLastPathComponent())
-        XCTAssertEqual(adapter.config.baseModelNameOrPath, "tiny-qwen2")
+        let folder = report.deletingLastPathComponent()
+        let adapter = try LoRAAdapter(folder: folder)
+        let base = TestSupport.fixture("tiny-qwen2").standardizedFileURL.path
+        XCTAssertEqual(adapter.config.baseModelNameOrPath, base, "the base model's absolute path: its config.json names no hub id")
+        let named = try XCTUnwrap(json["base_model"] as? [String: Any])
+        XCTAssertEqual(named["rule"] as? String, "absolute path")
+        // adapter.gguf came with the rest of the job, and dnd's engine reads it back to the PEFT adapter's logits.
+        XCTAssertEqual(try GGUFLoRA.check(folder.appendingPathComponent("adapter.gguf")), Set(adapter.sites))
+        let model = try CausalLM.load(TestSupport.fixture("tiny-qwen2"))
+        let gguf = try model.loadAdapter(folder.appendingPathComponent("adapter.gguf"))
+        XCTAssertEqual(try model.logits([5, 6, 7], adapter: gguf).maxAbsDifference(model.logits([5, 6, 7], adapter: adapter)), 0)
+        let usage = try XCTUnwrap(json["usage"] as? [String: [String]])
+        XCTAssertEqual(usage["llama_cpp"]?.last, "llama-server -m BASE.gguf --lora \(root.appendingPathComponent("outbox/sample/adapter.gguf").standardizedFileURL.path)")
+        XCTAssertTrue(usage["vllm"]?.first?.hasPrefix("vllm serve \(base) --enable-lora --lora-modules sample=") ?? false, "\(usage)")
         let plainJSON = try XCTUnwrap(TestSupport.json(plain) as? [String: Any])
         XCTAssertNil(plainJSON["evaluation"])
         XCTAssertTrue((plainJSON["evaluation_skipped"] as? String)?.contains(".noeval") == true, "\(plainJSON)")
@@ -81,7 +94,7 @@ final class ServeTests: XCTestCase {
     }
 
     func testNewCheckpointsRetrainTheGeneratorAndLaterJobsUseIt() throws {
-        let root = try Self.trainedRoot(config: "debounce_seconds = 0.5\n")
+        let root = try Self.trainedRoot(config: "debounce_seconds = 0.5\nbase_model_name = \"Qwen/tiny-qwen2-test\"\n")
         let daemon = try DaemonProcess(root: root, daemon: DaemonUnderTest(binary: TestSupport.dndBinary, arguments: ["serve"]))
         defer { daemon.killHard() }
         let first = root.appendingPathComponent("outbox/before/report.json")
@@ -97,6 +110,8 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: after.path) }, daemon.log)
         let gen = try XCTUnwrap((TestSupport.json(after) as? [String: Any])?["generator"] as? [String: Any])
         XCTAssertNotEqual(gen["identity"] as? String, oldID)
+        XCTAssertEqual(try LoRAAdapter(folder: after.deletingLastPathComponent()).config.baseModelNameOrPath, "Qwen/tiny-qwen2-test",
+                       "base_model_name in config.toml wins")
         XCTAssertEqual(gen["trained_on"] as? [String], ["digits", "lower", "title", "upper"])
         XCTAssertEqual(daemon.log.components(separatedBy: "retraining started").count - 1, 1, daemon.log)
         daemon.signal(SIGTERM)

@@ -27,6 +27,7 @@ final class DaemonConfigTests: XCTestCase {
         rescan_seconds = 2
         settle_seconds = 0
         base_model = "models/qwen"
+        base_model_name = "Qwen/Qwen2.5-0.5B-Instruct"
         evaluation = "off"
         retrain = false
         stop_grace_seconds = 3
@@ -34,10 +35,13 @@ final class DaemonConfigTests: XCTestCase {
         watchdog = false
         """
         let (c, set) = try DaemonConfig.parse(text, origin: "config.toml")
-        XCTAssertEqual(set.count, 14)
+        XCTAssertEqual(set.count, 15)
         XCTAssertEqual(c.maxFileBytes, 1000); XCTAssertEqual(c.maxPrompts, 5); XCTAssertEqual(c.maxPromptChars, 50)
         XCTAssertEqual(c.maxQueue, 7); XCTAssertEqual(c.debounceSeconds, 0.5); XCTAssertEqual(c.rescanSeconds, 2)
         XCTAssertEqual(c.settleSeconds, 0); XCTAssertEqual(c.baseModel, "models/qwen"); XCTAssertEqual(c.evaluation, .off)
+        XCTAssertEqual(c.baseModelName, "Qwen/Qwen2.5-0.5B-Instruct")
+        XCTAssertEqual(JobOptions.make(tag: .configDefault, config: c, baseModel: nil).baseModelName, "Qwen/Qwen2.5-0.5B-Instruct")
+        XCTAssertNil(JobOptions.make(tag: .configDefault, config: DaemonConfig(), baseModel: nil).baseModelName, "\"\" is no setting")
         XCTAssertFalse(c.retrain); XCTAssertEqual(c.stopGraceSeconds, 3); XCTAssertEqual(c.keepDoneDays, 0); XCTAssertFalse(c.watchdog)
         XCTAssertEqual(c.limits, PromptLimits(maxFileBytes: 1000, maxPrompts: 5, maxPromptChars: 50, maxRecordBytes: 900))
         let layout = RootLayout(root: URL(fileURLWithPath: "/r"))
@@ -53,10 +57,11 @@ final class DaemonConfigTests: XCTestCase {
             do { _ = try DaemonConfig.parse(text, origin: "/r/config.toml"); return "accepted" } catch { return "\(error)" }
         }
         XCTAssertEqual(message("max_prompt = 3"),
-                       "/r/config.toml: unknown key 'max_prompt'; known keys: max_file_bytes, max_prompts, max_prompt_chars, max_record_bytes, max_queue, debounce_seconds, rescan_seconds, settle_seconds, base_model, evaluation, retrain, stop_grace_seconds, keep_done_days, watchdog (see `dnd config`)")
+                       "/r/config.toml: unknown key 'max_prompt'; known keys: max_file_bytes, max_prompts, max_prompt_chars, max_record_bytes, max_queue, debounce_seconds, rescan_seconds, settle_seconds, base_model, base_model_name, evaluation, retrain, stop_grace_seconds, keep_done_days, watchdog (see `dnd config`)")
         XCTAssertEqual(message("max_prompts = \"many\""), "/r/config.toml: `max_prompts` must be an integer, e.g. max_prompts = 100000")
         XCTAssertEqual(message("max_queue = 0"), "/r/config.toml: `max_queue` = 0 must be at least 1")
         XCTAssertEqual(message("debounce_seconds = -1"), "/r/config.toml: `debounce_seconds` = -1 must be at least 0")
+        XCTAssertTrue(message("base_model_name = 3").hasPrefix("/r/config.toml: `base_model_name` must be a string"), message("base_model_name = 3"))
         XCTAssertEqual(message("evaluation = \"sometimes\""), "/r/config.toml: `evaluation` must be one of \"auto\", \"off\"")
         XCTAssertEqual(message("retrain = 1"), "/r/config.toml: `retrain` must be true or false")
         XCTAssertTrue(message("a = = 1").hasPrefix("/r/config.toml: line 1: "), message("a = = 1"))

@@ -87,6 +87,18 @@ final class DaemonTests: XCTestCase {
 
     func status() throws -> DaemonStatus { try XCTUnwrap(StatusFile.read(layout: layout)) }
 
+    /// `outbox/<job>/` holds every result file, and its adapter.gguf carries the PEFT adapter's own tensors.
+    func assertComplete(_ job: String, file: StaticString = #filePath, line: UInt = #line) {
+        let folder = layout.outbox.appendingPathComponent(job)
+        XCTAssertEqual(names(folder), (JobResults.files + [JobResults.gguf]).sorted(), job, file: file, line: line)
+        do {
+            let peft = try LoRAAdapter(folder: folder)
+            let gguf = try GGUFLoRA.read(folder.appendingPathComponent(JobResults.gguf), base: FakeWorker.ggufBase)
+            XCTAssertEqual(gguf.sites, peft.sites, job, file: file, line: line)
+            for s in peft.sites { XCTAssertEqual(gguf.weights[s]!.b, peft.weights[s]!.b, "\(job) \(s)", file: file, line: line) }
+        } catch { XCTFail("\(job): \(error)", file: file, line: line) }
+    }
+
     /// The state folders hold no job in flight and outbox/ no hidden (temporary) entry.
     func assertQuiescent(file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(names(layout.queued), [], "queued", file: file, line: line)
@@ -149,6 +161,7 @@ final class DaemonTests: XCTestCase {
         for d in delivered {
             let adapter = try LoRAAdapter(folder: layout.outbox.appendingPathComponent(d.job))
             XCTAssertFalse(adapter.weights.isEmpty, d.job)
+            assertComplete(d.job)
             XCTAssertEqual(d.generator, scenario.initialIdentity)
         }
         XCTAssertEqual(Set(delivered.map(\.job)).intersection(["Données_d_été_01", "my_prompts_copy", "good-00", "arr-0", "lines-3"]).count, 5)
@@ -215,6 +228,7 @@ final class DaemonTests: XCTestCase {
             Thread.sleep(forTimeInterval: delay)
             p.killHard()
             XCTAssertEqual(names(layout.outbox).filter { $0.hasPrefix(".") }, [], "a temporary folder is visible in outbox/")
+            for job in names(layout.outbox) { assertComplete(job) }   // nothing partial, adapter.gguf included
             p = round == 2 ? try DaemonProcess(root: root, environment: env) : try start(env)  // round 2: no wait for readiness
             processes.append(p)
         }
@@ -224,7 +238,7 @@ final class DaemonTests: XCTestCase {
         let delivered = try deliveries()
         XCTAssertEqual(delivered.count, 20, "kill delays \(delays)")
         XCTAssertEqual(delivered.map(\.file).sorted(), files, "kill delays \(delays)")
-        for d in delivered { XCTAssertNoThrow(try LoRAAdapter(folder: layout.outbox.appendingPathComponent(d.job))) }
+        for d in delivered { assertComplete(d.job) }
         XCTAssertEqual(names(layout.failed), [])
         XCTAssertEqual(names(layout.inbox), [])
         assertQuiescent()

@@ -3,6 +3,7 @@ import DaemonTestSupport
 import DNDTestSupport
 import FileKit
 import Foundation
+import LoRA
 import Pipeline
 import Prompts
 import Workspace
@@ -35,7 +36,18 @@ final class JobWorkerTests: XCTestCase {
         try FakeWorker().process(job, generator: generator, output: out, control: WorkControl())
         try Data("left over".utf8).write(to: out.appendingPathComponent(".report.json.tmp-1-2"))
         XCTAssertNoThrow(try JobResults.verify(out))
-        XCTAssertEqual(Rename.names(out), JobResults.files.sorted())  // the hidden leftover is gone
+        XCTAssertEqual(Rename.names(out), (JobResults.files + [JobResults.gguf]).sorted())  // the hidden leftover is gone
+        // adapter.gguf, when there, must be a complete GGUF LoRA of the same pairs.
+        let gguf = out.appendingPathComponent(JobResults.gguf)
+        let good = try Data(contentsOf: gguf)
+        try good.prefix(good.count / 2).write(to: gguf)
+        XCTAssertThrowsError(try JobResults.verify(out)) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        var one = try LoRAAdapter(folder: out)
+        one.weights = one.weights.filter { $0.key.layer == 0 }
+        try GGUFLoRA.write(one, base: FakeWorker.ggufBase, to: gguf)
+        XCTAssertThrowsError(try JobResults.verify(out)) { XCTAssertTrue("\($0)".contains("whose LoRA pairs (2) differ from the PEFT adapter's (4)"), "\($0)") }
+        try FileManager.default.removeItem(at: gguf)
+        XCTAssertNoThrow(try JobResults.verify(out), "adapter.gguf is optional (no base model known)")
         try FileManager.default.removeItem(at: out.appendingPathComponent("report.html"))
         XCTAssertThrowsError(try JobResults.verify(out)) {
             XCTAssertEqual("\($0)", "the worker did not write report.html (a regular file) into the job's output")

@@ -79,6 +79,29 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertLessThan(lora, 1e-3)
     }
 
+    /// `--adapter adapter.gguf`: llama.cpp's file (its q/k rows permuted) read back for the model gives PEFT's logits.
+    func testSmolLM2WithTheConvertersAdapterGGUF() throws {
+        let model = try smolLM2()
+        let peft = try LoRAAdapter(folder: Self.fixtures.appendingPathComponent("smollm2/adapter"))
+        let gguf = try model.loadAdapter(Self.fixtures.appendingPathComponent("smollm2/adapter.gguf"))
+        var worst: Float = 0
+        for ids in try inputs("smollm2") {
+            worst = max(worst, try model.logits(ids, adapter: gguf).maxAbsDifference(model.logits(ids, adapter: peft)))
+        }
+        let reference = try logitsDifference(model, "smollm2", expected: "expected_lora.safetensors", adapter: gguf)
+        print("fixtures/gguf/smollm2: logits with adapter.gguf vs the PEFT folder: max abs difference \(worst); vs PEFT (expected_lora) \(reference)")
+        XCTAssertLessThan(worst, 1e-4)
+        XCTAssertLessThan(reference, 1e-3)
+        // A folder holding only adapter.gguf is read as that file; a model of another architecture refuses it.
+        let dir = TestSupport.temporaryDirectory()
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("smollm2/adapter.gguf"), to: dir.appendingPathComponent("adapter.gguf"))
+        XCTAssertEqual(try model.loadAdapter(dir).sites, peft.sites)
+        let qwen = try CausalLM.load(Self.fixtures.appendingPathComponent("tiny-qwen2/tiny-qwen2.gguf"))
+        XCTAssertThrowsError(try qwen.loadAdapter(dir)) { XCTAssertTrue("\($0)".contains("the adapter is for a llama model but the base model is qwen2"), "\($0)") }
+        let llama = try CausalLM.load(Self.fixtures.appendingPathComponent("tiny-llama/tiny-llama.gguf"))
+        XCTAssertThrowsError(try llama.loadAdapter(dir)) { XCTAssertTrue("\($0)".contains("the adapter was made for a different base model"), "\($0)") }
+    }
+
     func testSmolLM2TokenIdsEqualTheReference() throws {
         let tokenizer = try BPETokenizer.load(gguf: try TestSupport.requireSmolLM2())
         let cases = try TestSupport.json(Self.fixtures.appendingPathComponent("smollm2/tokenize.json")) as! [[String: Any]]
@@ -141,17 +164,6 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(ex.labels.last, tokenizer.tokenId("<|im_end|>"), "the last target is the end of turn")
         let prompt = tokenizer.encode(try template.format("Hi", system: "Be terse."))
         XCTAssertEqual(Array(ex.inputs.prefix(prompt.count)), prompt)
-    }
-
-    func testUnpermuteInvertsLlamaCppsRotaryPermutation() {
-        // llama.cpp: w.reshape(heads, 2, out/heads/2, in).swapaxes(1, 2).reshape(out, in)
-        let heads = 3, hd = 4, width = 2
-        let hf = Tensor(shape: [heads * hd, width], data: (0..<(heads * hd * width)).map(Float.init))
-        var permuted = Tensor(zeros: hf.shape)
-        for h in 0..<heads { for i in 0..<2 { for j in 0..<(hd / 2) { for c in 0..<width {
-            permuted[flat: (h * hd + 2 * j + i) * width + c] = hf[flat: (h * hd + i * hd / 2 + j) * width + c]
-        } } } }
-        XCTAssertEqual(GGUFModel.unpermute(permuted, heads: heads).maxAbsDifference(hf), 0)
     }
 
     func testKnownPreTokenizersAndClearRefusals() throws {

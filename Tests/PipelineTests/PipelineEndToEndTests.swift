@@ -58,11 +58,15 @@ final class PipelineEndToEndTests: XCTestCase {
         try PromptFile.write((0..<6).map { PromptRecord(prompt: "Task math: compute item \($0 + 10) and answer briefly.", response: "x", line: $0 + 1) }, to: prompts)
         let records = try PromptFile.read(prompts)
         let out = root.appendingPathComponent("out")
-        let result = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
-                                               cache: nil, seed: 3, output: out, evaluation: nil, dndVersion: "test")
+        let result = try AdapterGeneration.run(.init(records: records, inputName: "new.jsonl", job: "new", seed: 3, output: out,
+                                                     evaluation: .skipped("not asked"), dndVersion: "test"),
+                                               bundle: bundle, encoder: encoder(), cache: nil)
         let adapter = try LoRAAdapter(folder: out)
         XCTAssertEqual(adapter.rank, 4)
-        XCTAssertEqual(adapter.config.baseModelNameOrPath, "tiny-qwen2")
+        XCTAssertNil(adapter.config.baseModelNameOrPath, "the zoo's 'tiny-qwen2' is a relative path and no base model is known")
+        XCTAssertEqual(result.report.baseModel?.rule, BaseModelName.Rule.none)
+        XCTAssertNil(result.report.gguf?.file)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter.gguf").path))
         XCTAssertEqual(adapter.config.targetModules, ["q_proj", "v_proj"])
         XCTAssertEqual(adapter.weights[LoRASite(layer: 1, module: .v_proj)]?.b.shape, [32, 4])
         XCTAssertEqual(adapter.weights[LoRASite(layer: 0, module: .q_proj)]?.a.shape, [4, 64])
@@ -81,16 +85,30 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(tuned.maxAbsDifference(base), 0)
 
         // Deterministic for a seed.
-        let again = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
-                                              cache: nil, seed: 3, output: root.appendingPathComponent("out2"), evaluation: nil, dndVersion: "test")
+        let again = try AdapterGeneration.run(.init(records: records, inputName: "new.jsonl", job: "new", seed: 3, output: root.appendingPathComponent("out2"),
+                                                    evaluation: .skipped("not asked"), dndVersion: "test"),
+                                              bundle: bundle, encoder: encoder(), cache: nil)
         for s in adapter.sites { XCTAssertEqual(again.adapter.weights[s]!.a, result.adapter.weights[s]!.a) }
 
         // With evaluation against the fixture model, the report carries the table.
-        let evaluated = try AdapterGeneration.run(records: records, inputName: "new.jsonl", job: "new", bundle: bundle, encoder: encoder(),
-                                                  cache: nil, seed: 3, output: root.appendingPathComponent("out3"),
-                                                  evaluation: .init(scorer: model, baseModel: "tiny-qwen2"), dndVersion: "test")
+        let evaluated = try AdapterGeneration.run(.init(records: records, inputName: "new.jsonl", job: "new", seed: 3, output: root.appendingPathComponent("out3"),
+                                                        evaluation: .run(scorer: model, baseModel: "tiny-qwen2"), dndVersion: "test"),
+                                                  bundle: bundle, encoder: encoder(), cache: nil)
         XCTAssertEqual(evaluated.report.evaluation?.rows.map(\.records), [6, 6])
         XCTAssertEqual(evaluated.report.evaluation?.rows.map(\.name), ["base", "base + dnd adapter"])
+
+        // With the base model's files known: its absolute path as the name, and adapter.gguf (qwen2: rows as PEFT's)
+        // that dnd's engine reads back to the same logits.
+        let source = try ModelSource.resolve(TestSupport.fixture("tiny-qwen2"))
+        let named = try AdapterGeneration.run(.init(records: records, inputName: "new.jsonl", job: "new", seed: 3, output: root.appendingPathComponent("out4"),
+                                                    baseModel: BaseModelName.of(source), evaluation: .skipped("not asked"), dndVersion: "test"),
+                                              bundle: bundle, encoder: encoder(), cache: nil)
+        XCTAssertEqual(named.adapter.config.baseModelNameOrPath, source.url.path)
+        XCTAssertEqual(named.report.baseModel?.rule, .absolutePath)
+        XCTAssertEqual(named.report.gguf, .init(file: "adapter.gguf", architecture: "qwen2", permutedQK: false, alpha: 8, skipped: nil))
+        XCTAssertEqual(named.report.timings.map(\.stage), [.encodePrompts, .generateWeights, .writeAdapter, .writeGGUF])
+        let fromGGUF = try model.loadAdapter(root.appendingPathComponent("out4/adapter.gguf"))
+        XCTAssertEqual(try model.logits([1, 2, 3], adapter: fromGGUF).maxAbsDifference(model.logits([1, 2, 3], adapter: named.adapter)), 0)
     }
 
     func testHoldoutKeepsADatasetOutOfTraining() throws {

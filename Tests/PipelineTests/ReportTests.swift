@@ -1,4 +1,5 @@
 import Foundation
+import LLM
 import Pipeline
 import Prompts
 import XCTest
@@ -9,7 +10,7 @@ final class ReportTests: XCTestCase {
         return GenerationReport(
             job: "job <1>", dndVersion: "0.1.0", seed: 7,
             input: .init(file: "in.jsonl", records: records, used: 2, sampled: false),
-            timings: [.init("encode", 0.12), .init("generate", 0.34)],
+            timings: [.init(.encodePrompts, 0.12), .init(.generateWeights, 0.34)],
             generator: .init(identity: "gen-abc", trainedOn: ["a", "b"], trainedAt: "2026-01-01", steps: 100, finalLoss: 0.5,
                              chain: [[4, 8, 12], [9, 4, 6]], kernel: 3, parameters: 1234),
             similarity: [.init(dataset: "a", cosine: 0.9), .init(dataset: "b", cosine: -0.2)],
@@ -19,7 +20,29 @@ final class ReportTests: XCTestCase {
                 .init(name: "base", accuracy: 0.25, correct: 1, records: 4, meanNLL: 2.5, seconds: 1),
                 .init(name: "dnd", accuracy: 0.75, correct: 3, records: 4, meanNLL: 1.5, seconds: 1),
             ]),
-            evaluationSkipped: nil, warnings: ["only 2 prompts"])
+            evaluationSkipped: nil, warnings: ["only 2 prompts"],
+            baseModel: baseName, gguf: .init(file: "adapter.gguf", architecture: "llama", permutedQK: true, alpha: 4, skipped: nil),
+            usage: ServingGuide(folder: URL(fileURLWithPath: "/srv/dnd/outbox/job1"), name: "job1", baseModel: baseName, rank: 2, gguf: true))
+    }
+
+    let baseName = BaseModelName(name: "HuggingFaceTB/SmolLM2-135M-Instruct", rule: .configured, reason: "set by --base-model-name")
+
+    func testBaseModelGGUFAndUsageInJSONAndHTML() throws {
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: sample().jsonData()) as? [String: Any])
+        let base = try XCTUnwrap(obj["base_model"] as? [String: Any])
+        XCTAssertEqual(base["name"] as? String, "HuggingFaceTB/SmolLM2-135M-Instruct")
+        XCTAssertEqual(base["rule"] as? String, "configured")
+        XCTAssertEqual(base["reason"] as? String, "set by --base-model-name")
+        XCTAssertEqual((obj["gguf"] as? [String: Any])?["permuted_qk"] as? Bool, true)
+        let usage = try XCTUnwrap(obj["usage"] as? [String: [String]])
+        XCTAssertEqual(Set(usage.keys), ["peft", "vllm", "llama_cpp", "ollama"])
+        XCTAssertEqual((obj["timings"] as? [[String: Any]])?.map { $0["stage"] as? String }, ["encode prompts", "generate weights"])
+        let html = ReportHTML.render(sample())
+        for s in ["<h2>Base model</h2>", "<h2>Use it</h2>", "<h3>llama.cpp</h3>", "--lora /srv/dnd/outbox/job1/adapter.gguf",
+                  "PeftModel.from_pretrained(base, &quot;/srv/dnd/outbox/job1&quot;)", "ADAPTER /srv/dnd/outbox/job1/adapter.gguf",
+                  "q/k <code>lora_b</code> rows permuted"] {
+            XCTAssertTrue(html.contains(s), s)
+        }
     }
 
     func testJSONRoundTripAndStatistics() throws {

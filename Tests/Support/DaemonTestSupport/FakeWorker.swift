@@ -7,7 +7,7 @@ import TensorCore
 import Workspace
 
 /// A deterministic stand-in for the pipeline, for the daemon's tests: it writes a small but valid PEFT adapter whose
-/// weights depend on the prompts and the generator, and a report naming the generator; "retraining" checks the zoo
+/// weights depend on the prompts and the generator, its adapter.gguf, and a report naming the generator; "retraining" checks the zoo
 /// like the real one must (every dataset needs a readable prompts.jsonl and at least one adapter folder) and writes a
 /// generator whose identity depends on the zoo. Optional delays let crash tests land in the middle of the work.
 public struct FakeWorker: JobWorker {
@@ -36,6 +36,8 @@ public struct FakeWorker: JobWorker {
     /// The fake adapter's shape: layers × modules, rank, width.
     static let layers = 2, rank = 2, width = 8
     static let modules: [LoRAModule] = [.q_proj, .v_proj]
+    /// The layout of the fake adapter's adapter.gguf (qwen2: rows as PEFT's).
+    public static let ggufBase = GGUFLoRABase(architecture: "qwen2", heads: 1, kvHeads: 1)
 
     // MARK: - JobWorker
 
@@ -61,6 +63,7 @@ public struct FakeWorker: JobWorker {
         let adapter = LoRAAdapter(config: LoRAConfig(r: FakeWorker.rank, loraAlpha: 4, targetModules: FakeWorker.modules, baseModel: "fake/base"),
                                   weights: weights)
         try adapter.write(to: output)
+        try GGUFLoRA.write(adapter, base: FakeWorker.ggufBase, to: output.appendingPathComponent(GGUFLoRA.fileName))
         try pause(jobDelay / 3, control)
         let evaluable = job.records.filter(\.isEvaluable).count
         var evaluation: [String: Any] = ["requested": job.options.evaluate, "reason": job.options.evaluationReason, "ran": false]
