@@ -14,7 +14,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -38,7 +37,7 @@ let package = Package(
         .target(name: "Prompts", dependencies: ["TensorCore"]),
         .target(name: "LLM", dependencies: ["TensorCore", "SafeTensors", "GGUF", "Jinja", "LoRA", "Prompts"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
-            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", "Workspace", .product(name: "Crypto", package: "swift-crypto"),
+            "TensorCore", "SafeTensors", "LoRA", "TextEncoder", "Generator", "LLM", "Prompts", "Workspace",
         ], swiftSettings: fast),
         .target(name: "Demo", dependencies: ["Workspace", "TensorCore", "LoRA", "TextEncoder", "Prompts", "Pipeline", "LLM", "Daemon"]),
         .target(name: "DNDCLI", dependencies: [

@@ -11,6 +11,11 @@ import TensorCore
 /// shared biases cannot hold per element, so it spends its capacity on the common part and averages the rest away.
 /// `residual` targets are the checkpoint minus the zoo's element-wise mean adapter (the mean of the datasets' means),
 /// tokenized as DESIGN says; the mean is stored with the generator and added back to every generated adapter.
+/// A matrix that every checkpoint of the zoo holds bit for bit (lora_A under LoRA-FA, where A stays at the seed's
+/// initialisation) is *shared*: its target is exactly zero, and a generated adapter gets the shared value itself,
+/// whatever the generator emits for its tokens. (Computed as a float mean, it left residuals of rounding noise, ~1e-9,
+/// that the per-chunk normalization blew up to unit variance: 60% of the target tokens' energy on SmolLM2's LoRA-FA
+/// zoo, and, since their loss weight is 0, an untrained output that decoded to garbage of std ~0.1 in every A.)
 /// `standardized` conditions are the prompt states minus their mean over the training prompts, divided by their
 /// standard deviation (per position and hidden unit, floored), so that what tells prompts apart is not small
 /// against what all of them share.
@@ -20,6 +25,8 @@ public struct TargetNormalization: @unchecked Sendable {
 
     /// The zoo's mean adapter, subtracted from every target (nil: the checkpoints are the targets).
     public var meanAdapter: LoRAAdapter?
+    /// The matrices every checkpoint shares exactly (their PEFT keys, `….lora_A.weight`); their value is the mean's.
+    public var shared: Set<String> = []
     /// Per-element statistics of the training prompts' states `[L, H]` (nil: raw conditions).
     public var conditionMean: Tensor?
     public var conditionStd: Tensor?
@@ -51,6 +58,13 @@ public struct TargetNormalization: @unchecked Sendable {
                     }
                 }
             }
+            // Matrices equal in every checkpoint: the mean is that value exactly, and they are not predicted.
+            let all = datasets.flatMap { $0 }
+            for site in ref.sites {
+                let (a0, b0) = ref.weights[site]!
+                if all.allSatisfy({ identical($0.weights[site]!.a, a0) }) { sum[site]!.a = a0; n.shared.insert(site.key("A")) }
+                if all.allSatisfy({ identical($0.weights[site]!.b, b0) }) { sum[site]!.b = b0; n.shared.insert(site.key("B")) }
+            }
             n.meanAdapter = LoRAAdapter(config: ref.config, weights: sum)
         }
         if condition == .standardized, let first = hidden.first {
@@ -78,25 +92,33 @@ public struct TargetNormalization: @unchecked Sendable {
         return n
     }
 
-    /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean.
+    /// Same shape and the same bits in every element.
+    static func identical(_ x: Tensor, _ y: Tensor) -> Bool {
+        x.shape == y.shape && memcmp(x.pointer, y.pointer, x.count * MemoryLayout<Float>.stride) == 0
+    }
+
+    /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean (exactly zero for a shared matrix).
     public func target(_ adapter: LoRAAdapter) -> LoRAAdapter {
         guard let mean = meanAdapter else { return adapter }
         var out = adapter
         for (site, m) in mean.weights {
             guard var (a, b) = out.weights[site] else { continue }
-            a.add(m.a, scaled: -1); b.add(m.b, scaled: -1)
+            if shared.contains(site.key("A")) { a = Tensor(zeros: a.shape) } else { a.add(m.a, scaled: -1) }
+            if shared.contains(site.key("B")) { b = Tensor(zeros: b.shape) } else { b.add(m.b, scaled: -1) }
             out.weights[site] = (a, b)
         }
         return out
     }
 
-    /// A generated adapter from decoded tokens: the tokens' adapter, plus the zoo's mean for residual targets.
+    /// A generated adapter from decoded tokens: the tokens' adapter plus the zoo's mean for residual targets, and the
+    /// shared value itself for a shared matrix.
     public func adapter(fromTarget decoded: LoRAAdapter) -> LoRAAdapter {
         guard let mean = meanAdapter else { return decoded }
         var out = decoded
         for (site, m) in mean.weights {
             guard var (a, b) = out.weights[site] else { continue }
-            a.add(m.a, scaled: 1); b.add(m.b, scaled: 1)
+            if shared.contains(site.key("A")) { a = m.a } else { a.add(m.a, scaled: 1) }
+            if shared.contains(site.key("B")) { b = m.b } else { b.add(m.b, scaled: 1) }
             out.weights[site] = (a, b)
         }
         return out
@@ -126,11 +148,14 @@ public struct TargetNormalization: @unchecked Sendable {
         try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent(Self.file))
     }
 
-    /// The file's tensors: `mean.<PEFT key>` for the mean adapter, `condition.mean` and `condition.std` `[L, H]`.
+    /// The file's tensors: `mean.<PEFT key>` for the mean adapter (`shared.<PEFT key>` for a shared matrix),
+    /// `condition.mean` and `condition.std` `[L, H]`.
     public var tensors: [String: Tensor] {
         var t: [String: Tensor] = [:]
         if let m = meanAdapter {
-            for (site, w) in m.weights { t["mean." + site.key("A")] = w.a; t["mean." + site.key("B")] = w.b }
+            for (site, w) in m.weights {
+                for (key, value) in [(site.key("A"), w.a), (site.key("B"), w.b)] { t[(shared.contains(key) ? "shared." : "mean.") + key] = value }
+            }
         }
         if let m = conditionMean, let s = conditionStd { t["condition.mean"] = m; t["condition.std"] = s }
         return t
@@ -148,14 +173,15 @@ public struct TargetNormalization: @unchecked Sendable {
             n.conditionStd = try f.tensor("condition.std")
             guard n.conditionMean!.shape == n.conditionStd!.shape else { throw DNDError("\(url.path): condition.mean and condition.std differ in shape") }
         }
-        let meanKeys = f.names.filter { $0.hasPrefix("mean.") }
+        let meanKeys = f.names.filter { $0.hasPrefix("mean.") || $0.hasPrefix("shared.") }
         if !meanKeys.isEmpty {
             var w: [LoRASite: (a: Tensor, b: Tensor)] = [:]
-            for site in sites {
-                let ka = "mean." + site.key("A"), kb = "mean." + site.key("B")
-                guard f.contains(ka), f.contains(kb) else { throw DNDError("\(url.path): no mean adapter for module \(site); the generator folder is incomplete (retrain with `dnd train`)") }
-                w[site] = (try f.tensor(ka), try f.tensor(kb))
+            func matrix(_ key: String) throws -> Tensor {
+                if f.contains("shared." + key) { n.shared.insert(key); return try f.tensor("shared." + key) }
+                guard f.contains("mean." + key) else { throw DNDError("\(url.path): no mean adapter for \(key); the generator folder is incomplete (retrain with `dnd train`)") }
+                return try f.tensor("mean." + key)
             }
+            for site in sites { w[site] = (try matrix(site.key("A")), try matrix(site.key("B"))) }
             n.meanAdapter = LoRAAdapter(config: config, weights: w)
         }
         return n

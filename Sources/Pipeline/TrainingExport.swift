@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Generator
 import LoRA
@@ -53,7 +52,8 @@ public enum TrainingExport {
         // Residual targets are relative to the zoo's mean adapter (the conditions' statistics are fitted below, from the
         // exported raw states; the trainer standardizes with them).
         let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw)
-        let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } }))
+        // ("shared-exact": shards from before shared matrices had exactly zero targets are not reused.)
+        let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : "shared-exact" + Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } }))
         var datasets: [TrainingExportManifest.Dataset] = []
         var perDataset: [[Float]] = []
         var means: [String: Tensor] = [:]

@@ -2,6 +2,7 @@ import DNDTestSupport
 import Foundation
 import LoRA
 import Pipeline
+import SafeTensors
 import TensorCore
 import XCTest
 
@@ -64,5 +65,34 @@ final class TargetNormalizationTests: XCTestCase {
         XCTAssertTrue(try TargetNormalization.read(folder: empty, config: d[0][0].config, sites: d[0][0].sites).isIdentity)
         try TargetNormalization().write(to: empty)
         XCTAssertFalse(FileManager.default.fileExists(atPath: empty.appendingPathComponent(TargetNormalization.file).path), "the paper's settings write no file")
+    }
+
+    /// LoRA-FA: every checkpoint holds the same lora_A. Its target is exactly zero (a float mean of 4 equal values
+    /// is not always that value: its rounding noise would be normalized to unit variance), a generated adapter gets
+    /// the shared A itself whatever the tokens say, and the file says which matrices are shared.
+    func testMatricesSharedByTheWholeZooAreNotPredicted() throws {
+        var zoo = [[adapter(1), adapter(2)], [adapter(3), adapter(4)]]
+        let site = LoRASite(layer: 0, module: .q_proj)
+        var rng = SeededRNG(seed: 77)
+        let a = Tensor.randomNormal([2, 4], std: 0.7, rng: &rng)
+        for d in 0..<2 { for k in 0..<2 { zoo[d][k].weights[site]!.a = a } }
+        let n = try TargetNormalization.fit(datasets: zoo, hidden: [], targets: .residual, condition: .raw)
+        XCTAssertEqual(n.shared, [site.key("A")])
+        XCTAssertEqual(n.meanAdapter!.weights[site]!.a.maxAbsDifference(a), 0)
+        XCTAssertTrue(n.target(zoo[1][0]).weights[site]!.a.array.allSatisfy { $0 == 0 })
+        var decoded = n.target(zoo[1][0])
+        decoded.weights[site]!.a = Tensor(shape: [2, 4], repeating: 0.25)   // whatever the generator emitted
+        let back = n.adapter(fromTarget: decoded)
+        XCTAssertEqual(back.weights[site]!.a.maxAbsDifference(a), 0)
+        XCTAssertEqual(back.weights[site]!.b.maxAbsDifference(zoo[1][0].weights[site]!.b), 0, accuracy: 1e-6)
+        let other = LoRASite(layer: 1, module: .q_proj)
+        XCTAssertNotEqual(n.target(zoo[1][0]).weights[other]!.a.maxAbsDifference(Tensor(zeros: [2, 4])), 0, "a matrix that varies is predicted")
+        let dir = TestSupport.temporaryDirectory()
+        try n.write(to: dir)
+        let names = try SafeTensorsFile(url: dir.appendingPathComponent(TargetNormalization.file)).names
+        XCTAssertTrue(names.contains("shared." + site.key("A")) && !names.contains("mean." + site.key("A")))
+        let read = try TargetNormalization.read(folder: dir, config: zoo[0][0].config, sites: zoo[0][0].sites)
+        XCTAssertEqual(read.shared, n.shared)
+        XCTAssertEqual(read.adapter(fromTarget: decoded).weights[site]!.a.maxAbsDifference(a), 0)
     }
 }
