@@ -48,6 +48,9 @@ struct Train: ParsableCommand {
         print("trained generator \(b.metadata.identity) on \(zoo.datasets.count) datasets (\(b.metadata.checkpoints) checkpoints)\(holdout.isEmpty ? "" : ", held out: " + holdout.joined(separator: ", "))")
         print(String(format: "  %d steps, final loss %.5f (mean of last 20: %.5f), %d parameters", outcome.summary.steps,
                      outcome.summary.finalLoss, outcome.summary.recentLoss, b.generator.parameterCount))
+        if let v = outcome.summary.lossValues, let sc = outcome.summary.lossScale {
+            print(String(format: "  loss on a fixed batch of 16: normalized chunk values %.5f, mean/std border %.5f (per element)", v, sc))
+        }
         for s in outcome.stages { print(String(format: "  %-20@ %8.2f s", s.stage, s.seconds)) }
         print(String(format: "  total %.1f s; installed at %@", Date().timeIntervalSince(t0), handle.folder.path))
     }

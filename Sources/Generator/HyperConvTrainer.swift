@@ -115,6 +115,10 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     public var seconds: Double
     /// ISO 8601 time the run ended.
     public var finishedAt: String?
+    /// The loss of the finished generator on a fixed batch, split into the normalized chunk values and the mean/std
+    /// border (`HyperConvTrainer.lossSplit`); nil when not measured.
+    public var lossValues: Float?
+    public var lossScale: Float?
 
     public init(steps: Int, batchSize: Int, learningRate: Float, seed: UInt64, finalLoss: Float, recentLoss: Float,
                 seconds: Double, finishedAt: String? = nil) {
@@ -124,7 +128,7 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", learningRate = "learning_rate", seed, finalLoss = "final_loss"
-        case recentLoss = "recent_loss", seconds, finishedAt = "finished_at"
+        case recentLoss = "recent_loss", seconds, finishedAt = "finished_at", lossValues = "loss_values", lossScale = "loss_scale"
     }
 }
 
@@ -231,6 +235,15 @@ public struct HyperConvTrainer {
         return TrainingSummary(steps: step, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed,
                                finalLoss: last?.loss ?? recentLosses.last ?? .nan, recentLoss: recent, seconds: elapsed,
                                finishedAt: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// The loss of the generator as it is on one fixed batch of `samples` (no noise), split into the normalized chunk
+    /// values and the mean/std border (`WeightedMSE.split`).
+    public func lossSplit<S: TrainingSampleSource>(source: inout S, samples: Int = 16) throws -> (values: Float, scale: Float) {
+        var rng = HyperConvTrainer.stepRNG(seed: options.seed ^ 0x5EED_5917, step: 0)
+        let (condition, target) = try source.nextBatch(size: samples, rng: &rng)
+        let yHat = try generator.forward(condition)
+        return WeightedMSE.split(yHat, target: target, weights: tokenWeights)
     }
 
     /// True once `options.steps` steps are done.

@@ -37,6 +37,32 @@ public enum WeightedMSE {
         return d
     }
 
+    /// The loss split into its two parts for weight tokens `[B, T, r+2, cw+2]`: the normalized chunk values
+    /// (`[0:r, 0:cw]`) and the border that holds each chunk's mean and std (the last two rows and columns), each the
+    /// weighted mean over its own elements (so the total is their element-count-weighted average).
+    public static func split(_ yHat: Tensor, target: Tensor, weights: Tensor) -> (values: Float, scale: Float) {
+        let (b, t, inner) = dims(yHat, target, weights)
+        precondition(yHat.rank == 4 && yHat.shape[2] >= 3 && yHat.shape[3] >= 3, "weighted MSE split: tokens [B, T, r+2, cw+2], not \(yHat.shape)")
+        let rows = yHat.shape[2], cols = yHat.shape[3], r = rows - 2, cw = cols - 2
+        let yp = yHat.pointer, tp = target.pointer, wp = weights.pointer
+        var values = 0.0, border = 0.0
+        for bi in 0..<b {
+            for ti in 0..<t {
+                let o = (bi * t + ti) * inner
+                var sv: Float = 0, sb: Float = 0
+                for i in 0..<rows {
+                    for j in 0..<cols {
+                        let d = yp[o + i * cols + j] - tp[o + i * cols + j]
+                        if i < r && j < cw { sv += d * d } else { sb += d * d }
+                    }
+                }
+                values += Double(wp[ti]) * Double(sv); border += Double(wp[ti]) * Double(sb)
+            }
+        }
+        let n = Double(b * t)
+        return (Float(values / (n * Double(r * cw))), Float(border / (n * Double(rows * cols - r * cw))))
+    }
+
     static func dims(_ yHat: Tensor, _ target: Tensor, _ weights: Tensor) -> (Int, Int, Int) {
         precondition(yHat.shape == target.shape && yHat.rank >= 2, "weighted MSE: prediction \(yHat.shape) vs target \(target.shape)")
         precondition(weights.count == yHat.shape[1], "weighted MSE: \(weights.count) weights for \(yHat.shape[1]) tokens")

@@ -167,6 +167,8 @@ public enum GeneratorTraining {
             throw CancellationError()  // stopped on request: the checkpoint in `work` lets the next run resume
         }
         summary.finishedAt = ISO8601DateFormatter().string(from: Date())
+        let split = try trainer.lossSplit(source: &source)
+        (summary.lossValues, summary.lossScale) = (split.values, split.scale)
         try generator.updateConfig { $0.training = summary }
         stage("train generator")
 

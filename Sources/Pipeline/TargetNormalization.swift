@@ -15,7 +15,8 @@ import TensorCore
 /// initialisation) is *shared*: its target is exactly zero, and a generated adapter gets the shared value itself,
 /// whatever the generator emits for its tokens. (Computed as a float mean, it left residuals of rounding noise, ~1e-9,
 /// that the per-chunk normalization blew up to unit variance: 60% of the target tokens' energy on SmolLM2's LoRA-FA
-/// zoo, and, since their loss weight is 0, an untrained output that decoded to garbage of std ~0.1 in every A.)
+/// zoo, and, since their loss weight is 0, an untrained output that decoded to noise of std 0.05 in every A, whose
+/// own std is 0.024.)
 /// `standardized` conditions are the prompt states minus their mean over the training prompts, divided by their
 /// standard deviation (per position and hidden unit, floored), so that what tells prompts apart is not small
 /// against what all of them share.
