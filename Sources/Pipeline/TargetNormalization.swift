@@ -63,8 +63,8 @@ public struct TargetNormalization: @unchecked Sendable {
             let all = datasets.flatMap { $0 }
             for site in ref.sites {
                 let (a0, b0) = ref.weights[site]!
-                if all.allSatisfy({ identical($0.weights[site]!.a, a0) }) { sum[site]!.a = a0; n.shared.insert(site.key("A")) }
-                if all.allSatisfy({ identical($0.weights[site]!.b, b0) }) { sum[site]!.b = b0; n.shared.insert(site.key("B")) }
+                if all.allSatisfy({ $0.weights[site]!.a == a0 }) { sum[site]!.a = a0; n.shared.insert(site.key("A")) }
+                if all.allSatisfy({ $0.weights[site]!.b == b0 }) { sum[site]!.b = b0; n.shared.insert(site.key("B")) }
             }
             n.meanAdapter = LoRAAdapter(config: ref.config, weights: sum)
         }
@@ -93,19 +93,14 @@ public struct TargetNormalization: @unchecked Sendable {
         return n
     }
 
-    /// Same shape and the same bits in every element.
-    static func identical(_ x: Tensor, _ y: Tensor) -> Bool {
-        x.shape == y.shape && memcmp(x.pointer, y.pointer, x.count * MemoryLayout<Float>.stride) == 0
-    }
-
-    /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean (exactly zero for a shared matrix).
+    /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean (exactly zero for a shared matrix,
+    /// whose mean is its value: x − x is +0 in IEEE arithmetic).
     public func target(_ adapter: LoRAAdapter) -> LoRAAdapter {
         guard let mean = meanAdapter else { return adapter }
         var out = adapter
         for (site, m) in mean.weights {
             guard var (a, b) = out.weights[site] else { continue }
-            if shared.contains(site.key("A")) { a = Tensor(zeros: a.shape) } else { a.add(m.a, scaled: -1) }
-            if shared.contains(site.key("B")) { b = Tensor(zeros: b.shape) } else { b.add(m.b, scaled: -1) }
+            a.add(m.a, scaled: -1); b.add(m.b, scaled: -1)
             out.weights[site] = (a, b)
         }
         return out
