@@ -3,6 +3,7 @@ import Pipeline
 
 extension TargetNormalization.Targets: ExpressibleByArgument {}
 extension TargetNormalization.Condition: ExpressibleByArgument {}
+extension TargetNormalization.Head: ExpressibleByArgument {}
 
 /// The generator-training settings shared by `dnd train` and `dnd export-training` (one help text each).
 struct TrainSettingsOptions: ParsableArguments {
@@ -20,6 +21,8 @@ struct TrainSettingsOptions: ParsableArguments {
     @Option(name: .long, help: "Std of the Gaussian noise added to targets (default 1e-5).") var targetNoise: Float?
     @Option(name: .long, help: "What the generator predicts: residual (checkpoint minus the zoo's mean adapter, the default) or checkpoints (the paper).") var targets: TargetNormalization.Targets?
     @Option(name: .long, help: "What it is conditioned on: standardized prompt states (the default) or raw (the paper).") var condition: TargetNormalization.Condition?
+    @Option(name: .long, help: "A linear prompt head next to the decoder: ridge (kernel ridge regression from the mean prompt embedding to the adapter, the default; residual targets only) or none (the paper).") var head: TargetNormalization.Head?
+    @Option(name: .long, help: "The prompt head's ridge, relative to its kernel's mean diagonal (default 1e-3).") var headRidge: Float?
 
     /// The defaults with the given options applied.
     func settings() -> TrainSettings {
@@ -38,6 +41,8 @@ struct TrainSettingsOptions: ParsableArguments {
         if let targetNoise { s.targetNoise = targetNoise }
         if let targets { s.targets = targets }
         if let condition { s.condition = condition }
+        if let head { s.head = head }
+        if let headRidge { s.headRidge = headRidge }
         return s
     }
 }

@@ -86,7 +86,7 @@ public enum AdapterGeneration {
         let (hidden, pooled) = try cache?.embed(chosen, encode: encode) ?? encode(chosen)   // [N, L, H], [N, H]
         stage(.encodePrompts)
 
-        var adapter = try bundle.generate(hidden: hidden)
+        var adapter = try bundle.generate(hidden: hidden, pooled: pooled)
         stage(.generateWeights)
         let baseModel = request.baseModel ?? BaseModelName.resolve(configured: nil, setting: "", relativeTo: output, model: nil,
                                                                    zoo: config.baseModel, root: nil)

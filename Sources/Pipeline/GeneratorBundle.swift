@@ -80,11 +80,16 @@ public struct GeneratorBundle: @unchecked Sendable {
 
     /// The adapter this generator emits for prompt states `hidden [N, L, H]`: the condition as it was trained on,
     /// the decoder, the exact inverse of the tokenization, the zoo's mean added back for residual targets.
-    public func generate(hidden: Tensor) throws -> LoRAAdapter {
+    /// `pooled` `[N, H]` are the same prompts' pooled embeddings, which a prompt head reads.
+    public func generate(hidden: Tensor, pooled: Tensor) throws -> LoRAAdapter {
         let x = normalization.condition(hidden)
         let tokens = try generator.forward(x.reshaped([1] + x.shape))                 // [1, T, r+2, cw+2]
         let decoded = try WeightTokenizer.detokenize(tokens.reshaped(Array(tokens.shape.dropFirst())), layout: try layout(), config: loraConfig)
-        return normalization.adapter(fromTarget: decoded)
+        guard let head = normalization.head else { return normalization.adapter(fromTarget: decoded) }
+        guard pooled.rank == 2, pooled.shape[1] == head.featureMean.count, pooled.shape[0] >= 1 else {
+            throw DNDError("pooled embeddings \(pooled.shape) for a prompt head of \(head.featureMean.count) features; encode the prompts with the generator's encoder")
+        }
+        return normalization.adapter(fromTarget: decoded, feature: PromptHead.feature(pooled))
     }
 
     /// The files of this generator folder (the normalization file only when it has one).

@@ -33,6 +33,10 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     public var targets: TargetNormalization.Targets = .residual
     /// What it is conditioned on: the prompts' raw states (the paper) or states standardized over the training prompts.
     public var condition: TargetNormalization.Condition = .standardized
+    /// A linear prompt head next to the decoder (`PromptHead`, residual targets only): none (the paper) or ridge.
+    public var head: TargetNormalization.Head = .ridge
+    /// The head's ridge, relative to the mean of its feature kernel's diagonal.
+    public var headRidge: Float = PromptHead.defaultRidge
 
     public init() {}
 
@@ -41,6 +45,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate", seed
         case maxPromptsPerDataset = "max_prompts_per_dataset", checkpointEvery = "checkpoint_every"
         case conditionNoise = "condition_noise", targetNoise = "target_noise", targets, condition
+        case head, headRidge = "head_ridge"
     }
 
     public init(from decoder: Decoder) throws {
@@ -62,6 +67,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         targetNoise = try c.decodeIfPresent(Float.self, forKey: .targetNoise)
         targets = try c.decodeIfPresent(TargetNormalization.Targets.self, forKey: .targets) ?? d.targets
         condition = try c.decodeIfPresent(TargetNormalization.Condition.self, forKey: .condition) ?? d.condition
+        head = try c.decodeIfPresent(TargetNormalization.Head.self, forKey: .head) ?? d.head
+        headRidge = try c.decodeIfPresent(Float.self, forKey: .headRidge) ?? d.headRidge
         try validate()
     }
 
@@ -76,7 +83,11 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         // The noise keys only when set: settings (and the run keys hashed from them) stay what they were before the keys existed.
         try c.encodeIfPresent(conditionNoise, forKey: .conditionNoise); try c.encodeIfPresent(targetNoise, forKey: .targetNoise)
         try c.encode(targets, forKey: .targets); try c.encode(condition, forKey: .condition)
+        try c.encode(head, forKey: .head); try c.encode(headRidge, forKey: .headRidge)
     }
+
+    /// The head the settings fit: ridge needs residual targets (the paper's checkpoint targets keep no mean to add it to).
+    public var effectiveHead: TargetNormalization.Head { targets == .residual ? head : .none }
 
     public func validate() throws {
         func bad(_ s: String) -> DNDError { DNDError("train settings: \(s)") }
@@ -85,6 +96,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         if let cw = chunkWidth { guard cw >= 1 else { throw bad("chunk_width \(cw) must be at least 1") } }
         guard kernel >= 1 && kernel % 2 == 1 else { throw bad("kernel \(kernel) must be odd") }
         guard maxPromptsPerDataset >= 1 else { throw bad("max_prompts_per_dataset must be at least 1") }
+        guard headRidge > 0 && headRidge.isFinite else { throw bad("head_ridge \(headRidge) must be positive") }
         for (key, v) in [("condition_noise", conditionNoise), ("target_noise", targetNoise)] {
             if let v { guard v >= 0 && v.isFinite else { throw bad("\(key) \(v) must be 0 or more") } }
         }
@@ -121,24 +133,27 @@ public enum GeneratorTraining {
         // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
         let layout = plan.layout
         // Prompt states (cached: the encoder is frozen).
-        var states: [Tensor] = []
+        var states: [Tensor] = [], features: [Tensor] = []
         var means: [String: Tensor] = [:]
         for (i, d) in zoo.datasets.enumerated() {
             let (hidden, pooled) = try cache.embed(plan.prompts[i]) { encoder.encode($0, length: settings.length) }
             states.append(hidden)
             means[d.name] = Similarity.normalizedMean(pooled)
+            features.append(PromptHead.feature(pooled))
         }
         log("encoded prompts of \(zoo.datasets.count) datasets (\(cache.hits) cached, \(cache.misses) new)")
         stage("encode prompts")
 
         // What the generator predicts from what (targets and conditions, see TargetNormalization).
         let normalization = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: states,
-                                                        targets: settings.targets, condition: settings.condition)
+                                                        targets: settings.targets, condition: settings.condition,
+                                                        head: settings.effectiveHead, features: features, ridge: settings.headRidge)
+        if let head = normalization.head { log("prompt head: ridge \(settings.headRidge) over \(head.datasets) datasets' mean prompt embeddings") }
         // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
         var entries: [ZooSampleSource.Entry] = []
         var weights: [[Float]] = []
         for (i, d) in zoo.datasets.enumerated() {
-            let tokens = try WeightTokenizer.tokenize(d.adapters.map(normalization.target), layout: layout)   // [K, T, r+2, cw+2]
+            let tokens = try WeightTokenizer.tokenize(d.adapters.map { normalization.target($0, feature: features[i]) }, layout: layout)   // [K, T, r+2, cw+2]
             weights.append(try LossWeights.perToken(checkpoints: d.adapters, layout: layout))
             entries.append(.init(name: d.name, hidden: normalization.condition(states[i]), tokens: tokens))
         }

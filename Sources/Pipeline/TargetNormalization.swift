@@ -23,6 +23,8 @@ import TensorCore
 public struct TargetNormalization: @unchecked Sendable {
     public enum Targets: String, Codable, Sendable, CaseIterable { case checkpoints, residual }
     public enum Condition: String, Codable, Sendable, CaseIterable { case raw, standardized }
+    /// A linear part of the generator next to the decoder (see `PromptHead`); only with residual targets.
+    public enum Head: String, Codable, Sendable, CaseIterable { case none, ridge }
 
     /// The zoo's mean adapter, subtracted from every target (nil: the checkpoints are the targets).
     public var meanAdapter: LoRAAdapter?
@@ -31,6 +33,8 @@ public struct TargetNormalization: @unchecked Sendable {
     /// Per-element statistics of the training prompts' states `[L, H]` (nil: raw conditions).
     public var conditionMean: Tensor?
     public var conditionStd: Tensor?
+    /// The linear map from a condition's mean prompt embedding to its deviation from the mean (nil: none).
+    public var head: PromptHead?
 
     public static let file = "normalization.safetensors"
     /// A standard deviation below this fraction of the median one is floored (positions that are padding in most
@@ -41,11 +45,13 @@ public struct TargetNormalization: @unchecked Sendable {
         self.meanAdapter = meanAdapter; self.conditionMean = conditionMean; self.conditionStd = conditionStd
     }
 
-    public var isIdentity: Bool { meanAdapter == nil && conditionMean == nil }
+    public var isIdentity: Bool { meanAdapter == nil && conditionMean == nil && head == nil }
 
-    /// Fits the normalization the settings ask for: the mean of the datasets' mean adapters, and the statistics of
-    /// every training prompt's states (`hidden`, one `[P, L, H]` per dataset).
-    public static func fit(datasets: [[LoRAAdapter]], hidden: [Tensor], targets: Targets, condition: Condition) throws -> TargetNormalization {
+    /// Fits the normalization the settings ask for: the mean of the datasets' mean adapters, the statistics of
+    /// every training prompt's states (`hidden`, one `[P, L, H]` per dataset) and, for `head: .ridge` with residual
+    /// targets, the prompt head on the datasets' features (`features`, one mean pooled embedding `[H]` per dataset).
+    public static func fit(datasets: [[LoRAAdapter]], hidden: [Tensor], targets: Targets, condition: Condition,
+                           head: Head = .none, features: [Tensor] = [], ridge: Float = PromptHead.defaultRidge) throws -> TargetNormalization {
         var n = TargetNormalization()
         if targets == .residual, let ref = datasets.first?.first {
             var sum: [LoRASite: (a: Tensor, b: Tensor)] = [:]
@@ -67,6 +73,27 @@ public struct TargetNormalization: @unchecked Sendable {
                 if all.allSatisfy({ $0.weights[site]!.b == b0 }) { sum[site]!.b = b0; n.shared.insert(site.key("B")) }
             }
             n.meanAdapter = LoRAAdapter(config: ref.config, weights: sum)
+            if head == .ridge {
+                guard features.count == datasets.count else {
+                    throw DNDError("prompt head: \(features.count) dataset features for \(datasets.count) datasets")
+                }
+                // Each dataset's mean residual (centred over datasets, since the zoo mean is the mean of their means).
+                let residuals = datasets.map { d -> LoRAAdapter in
+                    var r = n.target(d[0])
+                    for site in ref.sites {
+                        var (a, b) = r.weights[site]!
+                        a.scale(by: 1 / Float(d.count)); b.scale(by: 1 / Float(d.count))
+                        for other in d.dropFirst() {
+                            let t = n.target(other).weights[site]!
+                            a.add(t.a, scaled: 1 / Float(d.count)); b.add(t.b, scaled: 1 / Float(d.count))
+                        }
+                        r.weights[site] = (a, b)
+                    }
+                    return r
+                }
+                let keys = ref.sites.flatMap { [$0.key("A"), $0.key("B")] }.filter { !n.shared.contains($0) }
+                n.head = try PromptHead.fit(features: features, residuals: residuals, keys: keys, ridge: ridge)
+            }
         }
         if condition == .standardized, let first = hidden.first {
             let l = first.shape[1], h = first.shape[2], lh = l * h
@@ -94,30 +121,43 @@ public struct TargetNormalization: @unchecked Sendable {
     }
 
     /// The target a checkpoint becomes: itself, or its deviation from the zoo's mean (exactly zero for a shared matrix,
-    /// whose mean is its value: x − x is +0 in IEEE arithmetic).
-    public func target(_ adapter: LoRAAdapter) -> LoRAAdapter {
+    /// whose mean is its value: x − x is +0 in IEEE arithmetic), less the head's part for its dataset's `feature`
+    /// (ignored without a head).
+    public func target(_ adapter: LoRAAdapter, feature: Tensor? = nil) -> LoRAAdapter {
         guard let mean = meanAdapter else { return adapter }
+        let delta = headDelta(feature)
         var out = adapter
         for (site, m) in mean.weights {
             guard var (a, b) = out.weights[site] else { continue }
             a.add(m.a, scaled: -1); b.add(m.b, scaled: -1)
+            if let d = delta[site.key("A")] { a.add(d, scaled: -1) }
+            if let d = delta[site.key("B")] { b.add(d, scaled: -1) }
             out.weights[site] = (a, b)
         }
         return out
     }
 
-    /// A generated adapter from decoded tokens: the tokens' adapter plus the zoo's mean for residual targets, and the
+    /// A generated adapter from decoded tokens: the tokens' adapter plus the zoo's mean for residual targets and the
+    /// head's part for the condition's `feature` (`PromptHead.feature` of its prompts' pooled embeddings), and the
     /// shared value itself for a shared matrix.
-    public func adapter(fromTarget decoded: LoRAAdapter) -> LoRAAdapter {
+    public func adapter(fromTarget decoded: LoRAAdapter, feature: Tensor? = nil) -> LoRAAdapter {
         guard let mean = meanAdapter else { return decoded }
+        let delta = headDelta(feature)
         var out = decoded
         for (site, m) in mean.weights {
             guard var (a, b) = out.weights[site] else { continue }
-            if shared.contains(site.key("A")) { a = m.a } else { a.add(m.a, scaled: 1) }
-            if shared.contains(site.key("B")) { b = m.b } else { b.add(m.b, scaled: 1) }
+            if shared.contains(site.key("A")) { a = m.a } else { a.add(m.a, scaled: 1); if let d = delta[site.key("A")] { a.add(d, scaled: 1) } }
+            if shared.contains(site.key("B")) { b = m.b } else { b.add(m.b, scaled: 1); if let d = delta[site.key("B")] { b.add(d, scaled: 1) } }
             out.weights[site] = (a, b)
         }
         return out
+    }
+
+    /// The head's matrices for a feature; a head without a feature is a programming error (its output would be missing).
+    func headDelta(_ feature: Tensor?) -> [String: Tensor] {
+        guard let head else { return [:] }
+        guard let feature else { preconditionFailure("a generator with a prompt head needs the condition's pooled embeddings") }
+        return head.delta(feature)
     }
 
     /// The condition the generator sees: prompt states `[…, L, H]` as they are, or standardized.
@@ -145,7 +185,8 @@ public struct TargetNormalization: @unchecked Sendable {
     }
 
     /// The file's tensors: `mean.<PEFT key>` for the mean adapter (`shared.<PEFT key>` for a shared matrix),
-    /// `condition.mean` and `condition.std` `[L, H]`.
+    /// `condition.mean` and `condition.std` `[L, H]`; with a prompt head `head.feature_mean` `[H]`, `head.projection`
+    /// `[n, H]` and `head.<PEFT key>` `[n, rows, cols]` for every matrix that is not shared.
     public var tensors: [String: Tensor] {
         var t: [String: Tensor] = [:]
         if let m = meanAdapter {
@@ -154,6 +195,10 @@ public struct TargetNormalization: @unchecked Sendable {
             }
         }
         if let m = conditionMean, let s = conditionStd { t["condition.mean"] = m; t["condition.std"] = s }
+        if let head {
+            t["head.feature_mean"] = head.featureMean; t["head.projection"] = head.projection
+            for (key, c) in head.coefficients { t["head." + key] = c }
+        }
         return t
     }
 
@@ -179,6 +224,24 @@ public struct TargetNormalization: @unchecked Sendable {
             }
             for site in sites { w[site] = (try matrix(site.key("A")), try matrix(site.key("B"))) }
             n.meanAdapter = LoRAAdapter(config: config, weights: w)
+            if f.contains("head.projection") {
+                let mean = try f.tensor("head.feature_mean"), projection = try f.tensor("head.projection")
+                guard projection.rank == 2, mean.shape == [projection.shape[1]], projection.shape[0] >= 2 else {
+                    throw DNDError("\(url.path): head.projection \(projection.shape) and head.feature_mean \(mean.shape) do not fit ([n ≥ 2, H] and [H]); retrain with `dnd train`")
+                }
+                var coefficients: [String: Tensor] = [:]
+                for site in sites {
+                    for (key, m) in [(site.key("A"), w[site]!.a), (site.key("B"), w[site]!.b)] where !n.shared.contains(key) {
+                        guard f.contains("head." + key) else { throw DNDError("\(url.path): no head.\(key); the generator folder is incomplete (retrain with `dnd train`)") }
+                        let c = try f.tensor("head." + key)
+                        guard c.shape == [projection.shape[0]] + m.shape else {
+                            throw DNDError("\(url.path): head.\(key) has shape \(c.shape) but the head needs \([projection.shape[0]] + m.shape); retrain with `dnd train`")
+                        }
+                        coefficients[key] = c
+                    }
+                }
+                n.head = PromptHead(featureMean: mean, projection: projection, coefficients: coefficients)
+            }
         }
         return n
     }

@@ -51,9 +51,18 @@ public enum TrainingExport {
         var writer = ShardSet(folder: output)
         // Residual targets are relative to the zoo's mean adapter (the conditions' statistics are fitted below, from the
         // exported raw states; the trainer standardizes with them).
-        let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw)
-        // ("shared-exact": shards from before shared matrices had exactly zero targets are not reused.)
-        let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : "shared-exact" + Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } }))
+        // A prompt head reads every dataset's mean pooled embedding before any target is written (through the cache,
+        // so the shards below find them encoded).
+        let head = settings.effectiveHead
+        let features = head == .none ? [] : try zoo.datasets.indices.map { i in
+            PromptHead.feature(try cache.embed(plan.prompts[i]) { encoder.encode($0, length: l) }.pooled)
+        }
+        let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw,
+                                                   head: head, features: features, ridge: settings.headRidge)
+        // ("shared-exact": shards from before shared matrices had exactly zero targets are not reused; a head's
+        // targets depend on its ridge and every dataset's prompts.)
+        let headKey = meanOnly.head.map { h in "head-ridge-\(settings.headRidge)-" + Hashing.sha256Hex(parts: features.map { f in f.array.map { String($0.bitPattern) }.joined(separator: ",") }) + "-\(h.datasets)" } ?? ""
+        let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : "shared-exact" + Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } })) + headKey
         var datasets: [TrainingExportManifest.Dataset] = []
         var perDataset: [[Float]] = []
         var means: [String: Tensor] = [:]
@@ -81,7 +90,7 @@ public enum TrainingExport {
                 let key = Hashing.sha256Hex(parts: ["targets", String(TrainingExportManifest.currentVersion), layoutKey, targetsKey] + signatures[range])
                 try writer.shard(name, key: key, kind: .targets, dataset: i, first: range.lowerBound, count: range.count,
                                  entries: [.init("tokens", .f32, [range.count] + tokenShape)]) { w in
-                    for k in range { try w.append(try WeightTokenizer.tokenize(meanOnly.target(d.adapters[k]), layout: layout)) }
+                    for k in range { try w.append(try WeightTokenizer.tokenize(meanOnly.target(d.adapters[k], feature: features.isEmpty ? nil : features[i]), layout: layout)) }
                 }
                 targetShards.append("\(TrainingExportManifest.shardsFolder)/\(name)")
             }

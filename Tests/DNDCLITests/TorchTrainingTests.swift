@@ -129,6 +129,9 @@ final class TorchTrainingTests: XCTestCase {
         print(String(format: "1 process (stopped at 5, resumed) vs 2 processes: loss max relative difference %.3g", worst))
         XCTAssertLessThan(worst, 1e-5)
 
+        // The default settings' prompt head travels from the export to the generator folder, and both predict with it.
+        let normNames = try SafeTensorsFile(url: gen.appendingPathComponent("normalization.safetensors")).names
+        XCTAssertTrue(normNames.contains("head.projection") && normNames.contains("head.feature_mean"), "\(normNames.filter { !$0.hasPrefix("mean.") })")
         let install = try TestSupport.runDND(["install-generator", gen.path, "--root", root.path])
         XCTAssertEqual(install.status, 0, install.stderr)
         let identity = try XCTUnwrap((TestSupport.json(gen.appendingPathComponent("pipeline.json")) as? [String: Any])?["identity"] as? String)
@@ -158,7 +161,11 @@ final class TorchTrainingTests: XCTestCase {
         let daemonDiff = try Self.adapterDifference(root.appendingPathComponent("outbox/job"), predicted)
         let generateDiff = try Self.adapterDifference(generated, predicted)
         print(String(format: "PyTorch prediction vs the daemon's adapter %.3g, vs dnd generate's %.3g (max |Δ| / max |ref| per tensor)", daemonDiff, generateDiff))
-        XCTAssertLessThan(daemonDiff, 1e-5)
-        XCTAssertLessThan(generateDiff, 1e-5)
+        // Float rounding of the two decoders' forward passes (the head's part is computed in float64 on both sides):
+        // 8.2e-6 measured. With the head, a 12-step generator's decoded part is as large as the adapter (its targets
+        // are what the head leaves, tiny, and the chunk scale it predicts is not yet learned), so the gap is relative
+        // to a decoder output, not to a mean plus a small correction as before (7.8e-7).
+        XCTAssertLessThan(daemonDiff, 2e-5)
+        XCTAssertLessThan(generateDiff, 2e-5)
     }
 }

@@ -45,10 +45,13 @@ final class TrainingExportTests: XCTestCase {
         let normalization = try TargetNormalization.read(folder: out, config: zoo.reference.config, sites: zoo.reference.sites)
         XCTAssertNotNil(normalization.meanAdapter)
         XCTAssertNotNil(normalization.conditionMean, "standardized conditions: the statistics travel with the export")
+        XCTAssertEqual(normalization.head?.datasets, 2, "the prompt head (the default) travels with the export")
         var entries: [ZooSampleSource.Entry] = []
         for (i, d) in zoo.datasets.enumerated() {
             let hidden = try rows(m.datasets[i].promptShards, "hidden"), tokens = try rows(m.datasets[i].targetShards, "tokens")
-            XCTAssertEqual(tokens, try WeightTokenizer.tokenize(d.adapters.map(normalization.target), layout: plan.layout))
+            // Targets are what the head leaves for the dataset's mean prompt embedding (its exported pooled rows).
+            let feature = PromptHead.feature(try rows(m.datasets[i].promptShards, "pooled"))
+            XCTAssertEqual(tokens, try WeightTokenizer.tokenize(d.adapters.map { normalization.target($0, feature: feature) }, layout: plan.layout))
             XCTAssertEqual(hidden, try cache.embed(plan.prompts[i]) { encoder.encode($0, length: 16) }.hidden)
             entries.append(.init(name: d.name, hidden: hidden, tokens: tokens))
         }

@@ -4,6 +4,9 @@
     shared.<PEFT key>              a matrix every checkpoint holds exactly (lora_A under LoRA-FA): its target is zero and
                                    a generated adapter gets this value, whatever the generator emits for its tokens
     condition.mean, condition.std  [L, H]: standardized conditions are (states − mean) / std
+    head.feature_mean [H], head.projection [n, H], head.<PEFT key> [n, rows, cols]
+                                   the prompt head (dnd's PromptHead): α = projection · (mean pooled embedding −
+                                   feature_mean), and Σᵢ αᵢ·head.<key>ᵢ is added to the matrix of every non-shared key
 
 Absent for a generator of the paper's targets (the checkpoints) and raw conditions.
 """
@@ -27,6 +30,9 @@ class Normalization:
         self.shared: Dict[str, torch.Tensor] = {}
         self.cond_mean: Optional[torch.Tensor] = None
         self.cond_std: Optional[torch.Tensor] = None
+        self.head_mean: Optional[torch.Tensor] = None
+        self.head_projection: Optional[torch.Tensor] = None
+        self.head: Dict[str, torch.Tensor] = {}
         self.path = path if os.path.exists(path) else None
         if self.path is None:
             return
@@ -36,6 +42,12 @@ class Normalization:
                 self.mean[name[len("mean."):]] = f.tensor(name).float()
             elif name.startswith("shared."):
                 self.shared[name[len("shared."):]] = f.tensor(name).float()
+            elif name == "head.feature_mean":
+                self.head_mean = f.tensor(name).float()
+            elif name == "head.projection":
+                self.head_projection = f.tensor(name).float()
+            elif name.startswith("head."):
+                self.head[name[len("head."):]] = f.tensor(name).float()
         if "condition.mean" in set(f.names()):
             self.cond_mean = f.tensor("condition.mean").float()
             self.cond_std = f.tensor("condition.std").float()
@@ -46,9 +58,29 @@ class Normalization:
             return hidden
         return (hidden - self.cond_mean) / self.cond_std
 
-    def adapter(self, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """A generated adapter from its decoded tokens (the zoo's mean added back for residual targets)."""
+    def head_delta(self, pooled: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The prompt head's matrices for the condition's pooled embeddings `[N, H]` (empty without a head)."""
+        if self.head_projection is None:
+            return {}
+        if pooled is None:
+            raise ValueError(f"{self.path} has a prompt head, which needs the prompts' pooled embeddings (`dnd embed` writes them as 'pooled')")
+        # In float64, as dnd does: a small ridge's projection has large entries that cancel.
+        f = pooled.double().mean(0)
+        alpha = (self.head_projection.double() @ (f.float().double() - self.head_mean.double())).float()   # [n]
+        return {k: torch.tensordot(alpha, c, dims=1) for k, c in self.head.items()}
+
+    def adapter(self, tensors: Dict[str, torch.Tensor], pooled: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """A generated adapter from its decoded tokens: the zoo's mean added back for residual targets, the prompt
+        head's part for the condition's pooled embeddings `pooled` `[N, H]`, a shared matrix's value itself."""
         if not self.mean and not self.shared:
             return tensors
-        return {k: self.shared[k].clone() if k in self.shared else (v + self.mean[k]) if k in self.mean else v
-                for k, v in tensors.items()}
+        delta = self.head_delta(pooled)
+        out = {}
+        for k, v in tensors.items():
+            if k in self.shared:
+                out[k] = self.shared[k].clone()
+            elif k in self.mean:
+                out[k] = v + self.mean[k] + delta[k] if k in delta else v + self.mean[k]
+            else:
+                out[k] = v
+        return out

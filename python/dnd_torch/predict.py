@@ -22,8 +22,9 @@ from .safetensors_io import SafeTensorsFile
 from .seeded_rng import select_prompts
 
 
-def predict(folder: str, hidden: torch.Tensor, seed: int = 0) -> dict:
-    """PEFT tensors for prompt states `hidden` `[P, L, H]` (every prompt of a file, in file order)."""
+def predict(folder: str, hidden: torch.Tensor, seed: int = 0, pooled: Optional[torch.Tensor] = None) -> dict:
+    """PEFT tensors for prompt states `hidden` `[P, L, H]` and pooled embeddings `pooled` `[P, H]` (every prompt of a
+    file, in file order; `pooled` is read by a generator with a prompt head)."""
     model, config, _ = generator_folder.load(folder)
     n, l, h = config["prompts"], config["length"], config["hidden"]
     if list(hidden.shape[1:]) != [l, h]:
@@ -32,7 +33,7 @@ def predict(folder: str, hidden: torch.Tensor, seed: int = 0) -> dict:
     norm = Normalization(folder)
     with torch.no_grad():
         out = model(norm.condition(hidden[chosen].unsqueeze(0).float()))[0]   # (T, r+2, cw+2)
-    return norm.adapter(tokens.detokenize(out, config))
+    return norm.adapter(tokens.detokenize(out, config), None if pooled is None else pooled[chosen])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -42,9 +43,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--out", required=True, help="the adapter folder to write")
     ap.add_argument("--seed", type=int, default=0, help="the seed `dnd generate` would get (default 0, as the daemon)")
     args = ap.parse_args(argv)
-    hidden = SafeTensorsFile(args.embeddings).tensor("hidden")
+    emb = SafeTensorsFile(args.embeddings)
+    hidden = emb.tensor("hidden")
+    pooled = emb.tensor("pooled") if "pooled" in set(emb.names()) else None
     _, config, pipeline = generator_folder.load(args.generator)
-    adapter = predict(args.generator, hidden, args.seed)
+    adapter = predict(args.generator, hidden, args.seed, pooled)
     tokens.write_adapter(adapter, config, bool(pipeline.get("use_rslora", False)), args.out)
     print(f"wrote {args.out}: {len(adapter) // 2} LoRA pairs, rank {config['rank']}")
     return 0
