@@ -52,7 +52,7 @@ public struct PromptHead: @unchecked Sendable, Equatable {
         precondition(features.count == residuals.count, "one feature per dataset")
         let n = features.count
         guard n >= 2, let h = features.first?.count else { return nil }
-        guard ridge > 0 && ridge.isFinite else { throw DNDError("train settings: head_ridge \(ridge) must be positive") }
+        precondition(ridge > 0 && ridge.isFinite, "head ridge \(ridge): TrainSettings.validate refuses it")
         for (i, f) in features.enumerated() where f.count != h || f.hasNonFinite {
             throw DNDError("prompt head: the feature of dataset \(i + 1) has \(f.count) values (expected \(h)) or is not finite; re-encode its prompts")
         }
@@ -130,10 +130,7 @@ public struct PromptHead: @unchecked Sendable, Equatable {
 extension LoRAAdapter {
     /// The matrix of a PEFT key (`….lora_A.weight` or `….lora_B.weight`), nil when the adapter has no such site.
     func matrix(key: String) -> Tensor? {
-        for (site, w) in weights {
-            if site.key("A") == key { return w.a }
-            if site.key("B") == key { return w.b }
-        }
-        return nil
+        guard let (site, matrix) = LoRASite.parse(key: key), let w = weights[site] else { return nil }
+        return matrix == "A" ? w.a : w.b
     }
 }

@@ -79,12 +79,13 @@ public struct TargetNormalization: @unchecked Sendable {
                 }
                 // Each dataset's mean residual (centred over datasets, since the zoo mean is the mean of their means).
                 let residuals = datasets.map { d -> LoRAAdapter in
-                    var r = n.target(d[0])
+                    let targets = d.map { n.target($0) }
+                    var r = targets[0]
                     for site in ref.sites {
                         var (a, b) = r.weights[site]!
                         a.scale(by: 1 / Float(d.count)); b.scale(by: 1 / Float(d.count))
-                        for other in d.dropFirst() {
-                            let t = n.target(other).weights[site]!
+                        for other in targets.dropFirst() {
+                            let t = other.weights[site]!
                             a.add(t.a, scaled: 1 / Float(d.count)); b.add(t.b, scaled: 1 / Float(d.count))
                         }
                         r.weights[site] = (a, b)

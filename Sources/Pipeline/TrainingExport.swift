@@ -61,7 +61,7 @@ public enum TrainingExport {
                                                    head: head, features: features, ridge: settings.headRidge)
         // ("shared-exact": shards from before shared matrices had exactly zero targets are not reused; a head's
         // targets depend on its ridge and every dataset's prompts.)
-        let headKey = meanOnly.head.map { h in "head-ridge-\(settings.headRidge)-" + Hashing.sha256Hex(parts: features.map { f in f.array.map { String($0.bitPattern) }.joined(separator: ",") }) + "-\(h.datasets)" } ?? ""
+        let headKey = meanOnly.head == nil ? "" : "head-ridge-\(settings.headRidge)-" + Hashing.sha256Hex(features.reduce(into: Data()) { d, f in f.withUnsafeBufferPointer { d.append(Data(buffer: $0)) } })
         let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : "shared-exact" + Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } })) + headKey
         var datasets: [TrainingExportManifest.Dataset] = []
         var perDataset: [[Float]] = []
