@@ -1,0 +1,210 @@
+"""Screen prompt-head variants on a `dnd demo` root in minutes instead of a full demo and bench:
+
+    python -m dnd_torch.head_screen --root .demo --out /tmp/screen --variants whole,both,whole*1.3
+
+For every held-out dataset of the root's suite it builds *head-only* adapters (the zoo's mean adapter plus the prompt
+head's part for the daemon's own choice of test prompts; the decoder's tokens left out, which measured equal to the
+full adapter on SmolLM2, README "The generator on a real model") and scores them with `dnd eval` on the dataset's test
+split, next to the base. A variant is FEATURE or FEATURE*STRENGTH:
+
+    whole      the generator's own head (its stored projection: mean pooled embedding of the prompts)
+    sentences  a ridge head refitted on the mean over prompts of the mean embedding of each sentence of a prompt
+    both       a ridge head refitted on the two features concatenated
+    STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
+
+Refitted heads use the generator's ridge (`head_ridge` in pipeline.json) on each zoo dataset's training prompts
+(`demo/data/<name>.train.jsonl`, the first `max_prompts_per_dataset`). It is a research tool for choosing what to
+build into `dnd train`; dnd never runs it. Embeddings come from `dnd embed` (cached under OUT/embeddings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import dnd_torch  # noqa: F401
+import torch
+
+from .normalization import Normalization
+from .safetensors_io import SafeTensorsFile, save
+from .seeded_rng import select_prompts
+
+FEATURES = ("whole", "sentences", "both")
+
+
+def run(cmd: List[str]) -> None:
+    """Runs a dnd command; its stderr in the error when it fails."""
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def sentences(prompt: str) -> List[str]:
+    """The sentences of a prompt: split after '.', '?' or '!' followed by white space (the whole prompt if none)."""
+    parts = [s for s in _SENTENCE_END.split(prompt.strip()) if s]
+    return parts or [prompt.strip()]
+
+
+def parse_variant(v: str) -> Tuple[str, float]:
+    feature, _, strength = v.partition("*")
+    if feature not in FEATURES:
+        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally *STRENGTH)")
+    s = float(strength) if strength else 1.0
+    if not (s > 0 and s < float("inf")):
+        raise ValueError(f"variant '{v}': the strength must be a positive number")
+    return feature, s
+
+
+def ridge_projection(features: torch.Tensor, ridge: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """dnd's PromptHead fit: features `[n, F]` → (mean `[F]`, P `[n, F]`), P = (K + λ·tr(K)/n·I)⁻¹·Xc, K = Xc·Xcᵀ."""
+    x = features.double()
+    mean = x.mean(0)
+    xc = x - mean
+    k = xc @ xc.T
+    n = k.shape[0]
+    return mean, torch.linalg.solve(k + ridge * k.trace() / n * torch.eye(n, dtype=k.dtype), xc)
+
+
+def head_adapter(norm: Normalization, alpha: torch.Tensor, strength: float = 1.0) -> Dict[str, torch.Tensor]:
+    """PEFT tensors of the head-only adapter: the zoo's mean plus Σᵢ αᵢ·head.<key>ᵢ for every non-shared matrix, a
+    shared matrix's value itself; every non-shared lora_B times `strength` (ΔW = s·B·A scales by it)."""
+    out = {}
+    a = alpha.double()
+    for key in sorted(set(norm.mean) | set(norm.shared)):
+        if key in norm.shared:
+            out[key] = norm.shared[key].float()
+            continue
+        w = norm.mean[key].double()
+        if key in norm.head:
+            w = w + torch.tensordot(a, norm.head[key].double(), dims=1)
+        if key.endswith("lora_B.weight"):
+            w = w * strength
+        out[key] = w.float()
+    return out
+
+
+class Embedder:
+    """Pooled embeddings of lines of text through `dnd embed`, cached by name."""
+
+    def __init__(self, dnd: str, folder: str):
+        self.dnd, self.folder = dnd, folder
+        os.makedirs(folder, exist_ok=True)
+
+    def pooled(self, lines: Sequence[str], name: str) -> torch.Tensor:
+        out = os.path.join(self.folder, name + ".safetensors")
+        if not os.path.exists(out):
+            txt = os.path.join(self.folder, name + ".txt")
+            with open(txt, "w", encoding="utf-8") as f:
+                f.write("\n".join(line.replace("\n", " ") for line in lines) + "\n")
+            run([self.dnd, "embed", "--input", txt, "--out", out])
+        return SafeTensorsFile(out).tensor("pooled").double()
+
+
+def features(embedder: Embedder, prompts: Sequence[str], name: str) -> Dict[str, torch.Tensor]:
+    """The three features of a set of prompts (`[F]` each)."""
+    whole = embedder.pooled(prompts, name + "-whole").mean(0)
+    split = [sentences(p) for p in prompts]
+    flat = embedder.pooled([s for ss in split for s in ss], name + "-sentences")
+    per, i = [], 0
+    for ss in split:
+        per.append(flat[i:i + len(ss)].mean(0))
+        i += len(ss)
+    sent = torch.stack(per).mean(0)
+    return {"whole": whole, "sentences": sent, "both": torch.cat([whole, sent])}
+
+
+def read_prompts(path: str) -> List[str]:
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8")
+    out = []
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if line.strip():
+            record = json.loads(line)
+            if not isinstance(record.get("prompt"), str):
+                raise ValueError(f"{path}:{number}: no string 'prompt'")
+            out.append(record["prompt"])
+    return out
+
+
+def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0) -> Dict[str, Dict[str, float]]:
+    """Accuracy per held-out dataset and variant (plus 'base'); writes the adapters and dnd eval's JSON under `out`."""
+    gen = os.path.join(root, "state", "generator")
+    norm = Normalization(gen)
+    if norm.head_projection is None:
+        raise ValueError(f"{gen}: the generator has no prompt head (trained with --head none); nothing to screen")
+    with open(os.path.join(gen, "generator.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(gen, "pipeline.json")) as f:
+        pipeline = json.load(f)
+    with open(os.path.join(root, "demo", "settings.json")) as f:
+        settings = json.load(f)
+    train = pipeline.get("train") or {}
+    ridge, cap = float(train.get("head_ridge", 1e-3)), int(train.get("max_prompts_per_dataset", 512))
+    names = config["trained_on"]
+    held = [f"{p['task']}-{p['format']}" for p in settings["plan"] if p["role"] != "train"]
+    data = os.path.join(root, "demo", "data")
+    embedder = Embedder(dnd, os.path.join(out, "embeddings"))
+    parsed = [parse_variant(v) for v in variants]
+    heads: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {"whole": (norm.head_mean.double(), norm.head_projection.double())}
+    if any(f != "whole" for f, _ in parsed):
+        zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
+        for f in ("sentences", "both"):
+            heads[f] = ridge_projection(torch.stack([z[f] for z in zoo]), ridge)
+    example = os.path.join(root, "checkpoints", names[0])
+    example = os.path.join(example, sorted((c for c in os.listdir(example) if c.startswith("checkpoint-")),
+                                           key=lambda c: int(c.split("-")[1]))[-1], "adapter_config.json")
+    results: Dict[str, Dict[str, float]] = {}
+    for h in held:
+        test = os.path.join(data, f"{h}.test.jsonl")
+        prompts = read_prompts(test)
+        chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
+        feats = features(embedder, chosen, f"test-{h}-seed{seed}")
+        adapters = []
+        for v, (f, s) in zip(variants, parsed):
+            mean, projection = heads[f]
+            alpha = projection @ (feats[f] - mean)
+            folder = os.path.join(out, h, v.replace("*", "x"))
+            os.makedirs(folder, exist_ok=True)
+            shutil.copy(example, os.path.join(folder, "adapter_config.json"))
+            save(head_adapter(norm, alpha, s), os.path.join(folder, "adapter_model.safetensors"))
+            adapters += ["--adapter", folder]
+        table = os.path.join(out, h, "eval.json")
+        run([dnd, "eval", "--base", os.path.join(root, "base"), "--data", test, "--json", table] + adapters)
+        with open(table) as f:
+            rows = json.load(f)["rows"]
+        results[h] = {"base": rows[0]["accuracy"]}
+        results[h].update({v: r["accuracy"] for v, r in zip(variants, rows[1:])})
+        print(h, " ".join(f"{k} {100 * a:.1f}%" for k, a in results[h].items()), flush=True)
+    return results
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dnd_torch.head_screen", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", required=True, help="a root built by `dnd demo` (or one of its demo/seeds/seed-K)")
+    ap.add_argument("--out", required=True, help="where the adapters, embeddings and tables go")
+    ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[*STRENGTH] (see above)")
+    ap.add_argument("--dnd", default=os.path.join(".build", "release", "dnd"), help="the dnd binary")
+    ap.add_argument("--seed", type=int, default=0, help="prompt choice seed (the daemon's is 0)")
+    args = ap.parse_args(argv)
+    variants = [v for v in args.variants.split(",") if v]
+    try:
+        for v in variants:
+            parse_variant(v)
+        results = screen(args.root, args.out, variants, args.dnd, args.seed)
+    except (ValueError, OSError) as e:
+        print(f"head_screen: {e}", file=sys.stderr)
+        return 1
+    columns = ["base"] + variants
+    print("mean", " ".join(f"{c} {100 * sum(r[c] for r in results.values()) / len(results):.1f}%" for c in columns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
