@@ -12,6 +12,8 @@ split, next to the base. A variant is FEATURE or FEATURE*STRENGTH:
     both       a ridge head refitted on the two features concatenated
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
+`--seed S` picks the prompts as `dnd generate --seed S` does; `--all-prompts` reads the head's feature from every test
+prompt instead (the decoder of a daemon job sees only its chosen prompts, the head could see the whole file).
 Refitted heads use the generator's ridge (`head_ridge` in pipeline.json) on each zoo dataset's training prompts
 (`demo/data/<name>.train.jsonl`, the first `max_prompts_per_dataset`). It is a research tool for choosing what to
 build into `dnd train`; dnd never runs it. Embeddings come from `dnd embed` (cached under OUT/embeddings).
@@ -100,10 +102,10 @@ class Embedder:
     def pooled(self, lines: Sequence[str], name: str) -> torch.Tensor:
         out = os.path.join(self.folder, name + ".safetensors")
         if not os.path.exists(out):
-            txt = os.path.join(self.folder, name + ".txt")
-            with open(txt, "w", encoding="utf-8") as f:
-                f.write("\n".join(line.replace("\n", " ") for line in lines) + "\n")
-            run([self.dnd, "embed", "--input", txt, "--out", out])
+            records = os.path.join(self.folder, name + ".jsonl")   # JSON lines keep a prompt's text exact
+            with open(records, "w", encoding="utf-8") as f:
+                f.write("".join(json.dumps({"prompt": line}) + "\n" for line in lines))
+            run([self.dnd, "embed", "--input", records, "--out", out])
         return SafeTensorsFile(out).tensor("pooled").double()
 
 
@@ -126,15 +128,20 @@ def read_prompts(path: str) -> List[str]:
     out = []
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         if line.strip():
-            record = json.loads(line)
-            if not isinstance(record.get("prompt"), str):
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                raise ValueError(f"{path}:{number}: not a JSON record ({e})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
                 raise ValueError(f"{path}:{number}: no string 'prompt'")
             out.append(record["prompt"])
     return out
 
 
-def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0) -> Dict[str, Dict[str, float]]:
-    """Accuracy per held-out dataset and variant (plus 'base'); writes the adapters and dnd eval's JSON under `out`."""
+def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, all_prompts: bool = False) -> Dict[str, Dict[str, float]]:
+    """Accuracy per held-out dataset and variant (plus 'base'); writes the adapters and dnd eval's JSON under `out`.
+    The head's feature is read from the prompts the daemon conditions the decoder on, or from every prompt of the
+    test split with `all_prompts`."""
     gen = os.path.join(root, "state", "generator")
     norm = Normalization(gen)
     if norm.head_projection is None:
@@ -157,15 +164,20 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0) ->
         zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
         for f in ("sentences", "both"):
             heads[f] = ridge_projection(torch.stack([z[f] for z in zoo]), ridge)
-    example = os.path.join(root, "checkpoints", names[0])
-    example = os.path.join(example, sorted((c for c in os.listdir(example) if c.startswith("checkpoint-")),
-                                           key=lambda c: int(c.split("-")[1]))[-1], "adapter_config.json")
+    zoo_folder = os.path.join(root, "checkpoints", names[0])
+    steps = sorted((c for c in os.listdir(zoo_folder) if re.fullmatch(r"checkpoint-\d+", c)), key=lambda c: int(c.split("-")[1]))
+    if not steps:
+        raise ValueError(f"{zoo_folder}: no checkpoint-<step> folder to take adapter_config.json from; rerun `dnd demo`")
+    example = os.path.join(zoo_folder, steps[-1], "adapter_config.json")
     results: Dict[str, Dict[str, float]] = {}
     for h in held:
         test = os.path.join(data, f"{h}.test.jsonl")
         prompts = read_prompts(test)
-        chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
-        feats = features(embedder, chosen, f"test-{h}-seed{seed}")
+        if all_prompts:
+            feats = features(embedder, prompts, f"test-{h}-all")
+        else:
+            chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
+            feats = features(embedder, chosen, f"test-{h}-seed{seed}")
         adapters = []
         for v, (f, s) in zip(variants, parsed):
             mean, projection = heads[f]
@@ -192,12 +204,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[*STRENGTH] (see above)")
     ap.add_argument("--dnd", default=os.path.join(".build", "release", "dnd"), help="the dnd binary")
     ap.add_argument("--seed", type=int, default=0, help="prompt choice seed (the daemon's is 0)")
+    ap.add_argument("--all-prompts", action="store_true", help="the head's feature from every test prompt, not the daemon's choice")
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     try:
         for v in variants:
             parse_variant(v)
-        results = screen(args.root, args.out, variants, args.dnd, args.seed)
+        results = screen(args.root, args.out, variants, args.dnd, args.seed, args.all_prompts)
     except (ValueError, OSError) as e:
         print(f"head_screen: {e}", file=sys.stderr)
         return 1
