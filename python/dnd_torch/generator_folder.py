@@ -61,12 +61,18 @@ def write(folder: str, state: Dict[str, torch.Tensor], config: dict, pipeline: d
     return identity
 
 
-def load(folder: str) -> Tuple[HyperConvGenerator, dict, dict]:
-    """The generator of a folder (as a module), its generator.json and its pipeline.json."""
+def read_config(folder: str) -> Tuple[dict, dict]:
+    """A generator folder's generator.json and pipeline.json."""
     with open(os.path.join(folder, "generator.json")) as f:
         config = json.load(f)
     with open(os.path.join(folder, "pipeline.json")) as f:
         pipeline = json.load(f)
+    return config, pipeline
+
+
+def load(folder: str) -> Tuple[HyperConvGenerator, dict, dict]:
+    """The generator of a folder (as a module), its generator.json and its pipeline.json."""
+    config, pipeline = read_config(folder)
     model = HyperConvGenerator(config["chain"], config.get("kernel", 3))
     path = os.path.join(folder, "generator.safetensors")
     model.load_dnd_state(safetensors_io.SafeTensorsFile(path).tensors(), path)

@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import dnd_torch  # noqa: F401
 import torch
 
+from . import generator_folder
 from .normalization import Normalization
 from .safetensors_io import SafeTensorsFile, save
 from .seeded_rng import select_prompts
@@ -40,12 +41,14 @@ from .seeded_rng import select_prompts
 FEATURES = ("whole", "sentences", "both")
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
 def run(cmd: List[str]) -> None:
     """Runs a dnd command; its stderr in the error when it fails."""
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 def sentences(prompt: str) -> List[str]:
@@ -77,19 +80,9 @@ def ridge_projection(features: torch.Tensor, ridge: float) -> Tuple[torch.Tensor
 def head_adapter(norm: Normalization, alpha: torch.Tensor, strength: float = 1.0) -> Dict[str, torch.Tensor]:
     """PEFT tensors of the head-only adapter: the zoo's mean plus Σᵢ αᵢ·head.<key>ᵢ for every non-shared matrix, a
     shared matrix's value itself; every non-shared lora_B times `strength` (ΔW = s·B·A scales by it)."""
-    out = {}
-    a = alpha.double()
-    for key in sorted(set(norm.mean) | set(norm.shared)):
-        if key in norm.shared:
-            out[key] = norm.shared[key].float()
-            continue
-        w = norm.mean[key].double()
-        if key in norm.head:
-            w = w + torch.tensordot(a, norm.head[key].double(), dims=1)
-        if key.endswith("lora_B.weight"):
-            w = w * strength
-        out[key] = w.float()
-    return out
+    zeros = {k: torch.zeros_like(v) for k, v in {**norm.mean, **norm.shared}.items()}   # no decoder tokens
+    out = norm.adapter(zeros, delta=norm.head_part(alpha))
+    return {k: v * strength if k.endswith("lora_B.weight") and k not in norm.shared else v for k, v in out.items()}
 
 
 class Embedder:
@@ -146,10 +139,7 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     norm = Normalization(gen)
     if norm.head_projection is None:
         raise ValueError(f"{gen}: the generator has no prompt head (trained with --head none); nothing to screen")
-    with open(os.path.join(gen, "generator.json")) as f:
-        config = json.load(f)
-    with open(os.path.join(gen, "pipeline.json")) as f:
-        pipeline = json.load(f)
+    config, pipeline = generator_folder.read_config(gen)
     with open(os.path.join(root, "demo", "settings.json")) as f:
         settings = json.load(f)
     train = pipeline.get("train") or {}

@@ -66,15 +66,21 @@ class Normalization:
             raise ValueError(f"{self.path} has a prompt head, which needs the prompts' pooled embeddings (`dnd embed` writes them as 'pooled')")
         # In float64, as dnd does: a small ridge's projection has large entries that cancel.
         f = pooled.double().mean(0)
-        alpha = (self.head_projection.double() @ (f.float().double() - self.head_mean.double())).float()   # [n]
-        return {k: torch.tensordot(alpha, c, dims=1) for k, c in self.head.items()}
+        return self.head_part((self.head_projection.double() @ (f.float().double() - self.head_mean.double())).float())
 
-    def adapter(self, tensors: Dict[str, torch.Tensor], pooled: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    def head_part(self, alpha: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Σᵢ αᵢ·head.<key>ᵢ for the head's weights `alpha` `[n]`, per PEFT key."""
+        return {k: torch.tensordot(alpha.float(), c, dims=1) for k, c in self.head.items()}
+
+    def adapter(self, tensors: Dict[str, torch.Tensor], pooled: Optional[torch.Tensor] = None,
+                delta: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
         """A generated adapter from its decoded tokens: the zoo's mean added back for residual targets, the prompt
-        head's part for the condition's pooled embeddings `pooled` `[N, H]`, a shared matrix's value itself."""
+        head's part for the condition's pooled embeddings `pooled` `[N, H]` (or `delta`, the head's part already
+        computed: `head_part`), a shared matrix's value itself."""
         if not self.mean and not self.shared:
             return tensors
-        delta = self.head_delta(pooled)
+        if delta is None:
+            delta = self.head_delta(pooled)
         out = {}
         for k, v in tensors.items():
             if k in self.shared:
