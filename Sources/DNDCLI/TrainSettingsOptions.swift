@@ -4,6 +4,7 @@ import Pipeline
 extension TargetNormalization.Targets: ExpressibleByArgument {}
 extension TargetNormalization.Condition: ExpressibleByArgument {}
 extension TargetNormalization.Head: ExpressibleByArgument {}
+extension PromptHead.Feature: ExpressibleByArgument {}
 
 /// The generator-training settings shared by `dnd train` and `dnd export-training` (one help text each).
 struct TrainSettingsOptions: ParsableArguments {
@@ -23,6 +24,7 @@ struct TrainSettingsOptions: ParsableArguments {
     @Option(name: .long, help: "What it is conditioned on: standardized prompt states (the default) or raw (the paper).") var condition: TargetNormalization.Condition?
     @Option(name: .long, help: "A linear prompt head next to the decoder: ridge (kernel ridge regression from the mean prompt embedding to the adapter, the default; residual targets only) or none (the paper).") var head: TargetNormalization.Head?
     @Option(name: .long, help: "The prompt head's ridge, relative to its kernel's mean diagonal (default 1e-3).") var headRidge: Float?
+    @Option(name: .long, help: "What the prompt head reads: sentences (the prompts' mean embedding and their sentences' mean embedding, the default) or prompts (the mean embedding only).") var headFeature: PromptHead.Feature?
 
     /// The defaults with the given options applied.
     func settings() -> TrainSettings {
@@ -43,6 +45,7 @@ struct TrainSettingsOptions: ParsableArguments {
         if let condition { s.condition = condition }
         if let head { s.head = head }
         if let headRidge { s.headRidge = headRidge }
+        if let headFeature { s.headFeature = headFeature }
         return s
     }
 }

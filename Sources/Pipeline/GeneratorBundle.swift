@@ -73,6 +73,9 @@ public struct GeneratorBundle: @unchecked Sendable {
         normalization = try TargetNormalization.read(folder: folder, config: LoRAConfig(r: c.rank, loraAlpha: c.loraAlpha,
                                                      targetModules: c.moduleShapes.compactMap { LoRAModule(rawValue: $0.name) }, baseModel: c.baseModel),
                                                      sites: layout.sites.map(\.site))
+        if let head = normalization.head, head.featureMean.count != head.kind.width(hidden: c.hidden) {
+            throw DNDError("\(folder.path): \(TargetNormalization.file) holds a prompt head of \(head.featureMean.count) features, but its feature (\(head.kind.rawValue)) of \(c.hidden)-unit embeddings has \(head.kind.width(hidden: c.hidden)); retrain with `dnd train`")
+        }
         if let m = normalization.conditionMean, m.shape != [c.length, c.hidden] {
             throw DNDError("\(folder.path): \(TargetNormalization.file) holds condition statistics of shape \(m.shape) for a generator conditioned on [\(c.length), \(c.hidden)]; retrain with `dnd train`")
         }
@@ -80,17 +83,28 @@ public struct GeneratorBundle: @unchecked Sendable {
 
     /// The adapter this generator emits for prompt states `hidden [N, L, H]`: the condition as it was trained on,
     /// the decoder, the exact inverse of the tokenization, the zoo's mean added back for residual targets.
-    /// `pooled` `[N, H]` are the same prompts' pooled embeddings, which a prompt head reads.
-    public func generate(hidden: Tensor, pooled: Tensor) throws -> LoRAAdapter {
+    /// `pooled` `[N, H]` are the same prompts' pooled embeddings, which a prompt head reads, and `sentences` `[N, H]`
+    /// their mean sentence embeddings (`PromptHead.sentenceMeans`), which a head of `sentences` reads (`needsSentences`).
+    public func generate(hidden: Tensor, pooled: Tensor, sentences: Tensor? = nil) throws -> LoRAAdapter {
         let x = normalization.condition(hidden)
         let tokens = try generator.forward(x.reshaped([1] + x.shape))                 // [1, T, r+2, cw+2]
         let decoded = try WeightTokenizer.detokenize(tokens.reshaped(Array(tokens.shape.dropFirst())), layout: try layout(), config: loraConfig)
         guard let head = normalization.head else { return normalization.adapter(fromTarget: decoded) }
-        guard pooled.rank == 2, pooled.shape[1] == head.featureMean.count, pooled.shape[0] >= 1 else {
-            throw DNDError("pooled embeddings \(pooled.shape) for a prompt head of \(head.featureMean.count) features; encode the prompts with the generator's encoder")
+        let h = config.hidden
+        guard pooled.rank == 2, pooled.shape[1] == h, pooled.shape[0] >= 1 else {
+            throw DNDError("pooled embeddings \(pooled.shape) for a prompt head of \(h)-unit embeddings; encode the prompts with the generator's encoder")
         }
-        return normalization.adapter(fromTarget: decoded, feature: PromptHead.feature(pooled))
+        if head.kind == .sentences {
+            guard let sentences else { throw DNDError("this generator's prompt head reads the prompts' sentences; give their mean sentence embeddings") }
+            guard sentences.shape == pooled.shape else {
+                throw DNDError("mean sentence embeddings \(sentences.shape) for pooled embeddings \(pooled.shape); give one row per prompt")
+            }
+        }
+        return normalization.adapter(fromTarget: decoded, feature: PromptHead.feature(head.kind, pooled: pooled, sentences: sentences))
     }
+
+    /// Whether `generate` needs the prompts' mean sentence embeddings (a prompt head of `sentences`).
+    public var needsSentences: Bool { normalization.head?.kind == .sentences }
 
     /// The files of this generator folder (the normalization file only when it has one).
     public static func files(in folder: URL) -> [String] {

@@ -37,6 +37,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     public var head: TargetNormalization.Head = .ridge
     /// The head's ridge, relative to the mean of its feature kernel's diagonal.
     public var headRidge: Float = PromptHead.defaultRidge
+    /// What the head reads of a condition's prompts: their mean pooled embedding, or that and their sentences' too.
+    public var headFeature: PromptHead.Feature = .sentences
 
     public init() {}
 
@@ -45,7 +47,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate", seed
         case maxPromptsPerDataset = "max_prompts_per_dataset", checkpointEvery = "checkpoint_every"
         case conditionNoise = "condition_noise", targetNoise = "target_noise", targets, condition
-        case head, headRidge = "head_ridge"
+        case head, headRidge = "head_ridge", headFeature = "head_feature"
     }
 
     public init(from decoder: Decoder) throws {
@@ -69,6 +71,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         condition = try c.decodeIfPresent(TargetNormalization.Condition.self, forKey: .condition) ?? d.condition
         head = try c.decodeIfPresent(TargetNormalization.Head.self, forKey: .head) ?? d.head
         headRidge = try c.decodeIfPresent(Float.self, forKey: .headRidge) ?? d.headRidge
+        headFeature = try c.decodeIfPresent(PromptHead.Feature.self, forKey: .headFeature) ?? d.headFeature
         try validate()
     }
 
@@ -83,7 +86,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         // The noise keys only when set: settings (and the run keys hashed from them) stay what they were before the keys existed.
         try c.encodeIfPresent(conditionNoise, forKey: .conditionNoise); try c.encodeIfPresent(targetNoise, forKey: .targetNoise)
         try c.encode(targets, forKey: .targets); try c.encode(condition, forKey: .condition)
-        try c.encode(head, forKey: .head); try c.encode(headRidge, forKey: .headRidge)
+        try c.encode(head, forKey: .head); try c.encode(headRidge, forKey: .headRidge); try c.encode(headFeature, forKey: .headFeature)
     }
 
     /// The head the settings fit: ridge needs residual targets (the paper's checkpoint targets keep no mean to add it to).
@@ -135,11 +138,14 @@ public enum GeneratorTraining {
         // Prompt states (cached: the encoder is frozen).
         var states: [Tensor] = [], features: [Tensor] = []
         var means: [String: Tensor] = [:]
+        let encode: EmbeddingCache.Encode = { encoder.encode($0, length: settings.length) }
         for (i, d) in zoo.datasets.enumerated() {
-            let (hidden, pooled) = try cache.embed(plan.prompts[i]) { encoder.encode($0, length: settings.length) }
+            let (hidden, pooled) = try cache.embed(plan.prompts[i], encode: encode)
             states.append(hidden)
             means[d.name] = Similarity.normalizedMean(pooled)
-            features.append(PromptHead.feature(pooled))
+            if settings.effectiveHead != .none {
+                features.append(try PromptHead.feature(settings.headFeature, prompts: plan.prompts[i], pooled: pooled) { try cache.embed($0, encode: encode).pooled })
+            }
         }
         log("encoded prompts of \(zoo.datasets.count) datasets (\(cache.hits) cached, \(cache.misses) new)")
         stage("encode prompts")
@@ -147,13 +153,13 @@ public enum GeneratorTraining {
         // What the generator predicts from what (targets and conditions, see TargetNormalization).
         let normalization = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: states,
                                                         targets: settings.targets, condition: settings.condition,
-                                                        head: settings.effectiveHead, features: features, ridge: settings.headRidge)
-        if let head = normalization.head { log("prompt head: ridge \(settings.headRidge) over \(head.datasets) datasets' mean prompt embeddings") }
+                                                        head: settings.effectiveHead, features: features, feature: settings.headFeature, ridge: settings.headRidge)
+        if let head = normalization.head { log("prompt head: ridge \(settings.headRidge) over \(head.datasets) datasets' features (\(head.kind.rawValue), \(head.featureMean.count) values)") }
         // Weight tokens of every checkpoint, and the per-token loss weights averaged over datasets.
         var entries: [ZooSampleSource.Entry] = []
         var weights: [[Float]] = []
         for (i, d) in zoo.datasets.enumerated() {
-            let tokens = try WeightTokenizer.tokenize(d.adapters.map { normalization.target($0, feature: features[i]) }, layout: layout)   // [K, T, r+2, cw+2]
+            let tokens = try WeightTokenizer.tokenize(d.adapters.map { normalization.target($0, feature: features.isEmpty ? nil : features[i]) }, layout: layout)   // [K, T, r+2, cw+2]
             weights.append(try LossWeights.perToken(checkpoints: d.adapters, layout: layout))
             entries.append(.init(name: d.name, hidden: normalization.condition(states[i]), tokens: tokens))
         }

@@ -49,9 +49,10 @@ public struct TargetNormalization: @unchecked Sendable {
 
     /// Fits the normalization the settings ask for: the mean of the datasets' mean adapters, the statistics of
     /// every training prompt's states (`hidden`, one `[P, L, H]` per dataset) and, for `head: .ridge` with residual
-    /// targets, the prompt head on the datasets' features (`features`, one mean pooled embedding `[H]` per dataset).
+    /// targets, the prompt head on the datasets' features (`features`, one `PromptHead.feature` of kind `feature` per dataset).
     public static func fit(datasets: [[LoRAAdapter]], hidden: [Tensor], targets: Targets, condition: Condition,
-                           head: Head = .none, features: [Tensor] = [], ridge: Float = PromptHead.defaultRidge) throws -> TargetNormalization {
+                           head: Head = .none, features: [Tensor] = [], feature: PromptHead.Feature = .prompts,
+                           ridge: Float = PromptHead.defaultRidge) throws -> TargetNormalization {
         var n = TargetNormalization()
         if targets == .residual, let ref = datasets.first?.first {
             var sum: [LoRASite: (a: Tensor, b: Tensor)] = [:]
@@ -93,7 +94,7 @@ public struct TargetNormalization: @unchecked Sendable {
                     return r
                 }
                 let keys = ref.sites.flatMap { [$0.key("A"), $0.key("B")] }.filter { !n.shared.contains($0) }
-                n.head = try PromptHead.fit(features: features, residuals: residuals, keys: keys, ridge: ridge)
+                n.head = try PromptHead.fit(features: features, kind: feature, residuals: residuals, keys: keys, ridge: ridge)
             }
         }
         if condition == .standardized, let first = hidden.first {
@@ -139,7 +140,7 @@ public struct TargetNormalization: @unchecked Sendable {
     }
 
     /// A generated adapter from decoded tokens: the tokens' adapter plus the zoo's mean for residual targets and the
-    /// head's part for the condition's `feature` (`PromptHead.feature` of its prompts' pooled embeddings), and the
+    /// head's part for the condition's `feature` (`PromptHead.feature` of its prompts, of the head's kind), and the
     /// shared value itself for a shared matrix.
     public func adapter(fromTarget decoded: LoRAAdapter, feature: Tensor? = nil) -> LoRAAdapter {
         guard let mean = meanAdapter else { return decoded }
@@ -157,7 +158,7 @@ public struct TargetNormalization: @unchecked Sendable {
     /// The head's matrices for a feature; a head without a feature is a programming error (its output would be missing).
     func headDelta(_ feature: Tensor?) -> [String: Tensor] {
         guard let head else { return [:] }
-        guard let feature else { preconditionFailure("a generator with a prompt head needs the condition's pooled embeddings") }
+        guard let feature else { preconditionFailure("a generator with a prompt head needs the condition's feature") }
         return head.delta(feature)
     }
 
@@ -182,12 +183,17 @@ public struct TargetNormalization: @unchecked Sendable {
     /// Writes `normalization.safetensors` into `folder` (nothing when the normalization is the identity).
     public func write(to folder: URL) throws {
         guard !isIdentity else { return }
-        try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent(Self.file))
+        try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent(Self.file), metadata: metadata)
     }
 
+    /// The file's `__metadata__`: with a prompt head, `head_feature` (its `PromptHead.Feature`; a file without it is
+    /// from before the key existed, whose heads read `prompts`).
+    public var metadata: [String: String] { head.map { [Self.headFeatureKey: $0.kind.rawValue] } ?? [:] }
+    static let headFeatureKey = "head_feature"
+
     /// The file's tensors: `mean.<PEFT key>` for the mean adapter (`shared.<PEFT key>` for a shared matrix),
-    /// `condition.mean` and `condition.std` `[L, H]`; with a prompt head `head.feature_mean` `[H]`, `head.projection`
-    /// `[n, H]` and `head.<PEFT key>` `[n, rows, cols]` for every matrix that is not shared.
+    /// `condition.mean` and `condition.std` `[L, H]`; with a prompt head `head.feature_mean` `[F]`, `head.projection`
+    /// `[n, F]` (F = H or 2H: the `head_feature` of `metadata`) and `head.<PEFT key>` `[n, rows, cols]` for every matrix that is not shared.
     public var tensors: [String: Tensor] {
         var t: [String: Tensor] = [:]
         if let m = meanAdapter {
@@ -241,7 +247,11 @@ public struct TargetNormalization: @unchecked Sendable {
                         coefficients[key] = c
                     }
                 }
-                n.head = PromptHead(featureMean: mean, projection: projection, coefficients: coefficients)
+                let kindName = f.metadata[headFeatureKey] ?? PromptHead.Feature.prompts.rawValue
+                guard let kind = PromptHead.Feature(rawValue: kindName) else {
+                    throw DNDError("\(url.path): the prompt head's feature '\(kindName)' is not one of \(PromptHead.Feature.allCases.map(\.rawValue).joined(separator: ", ")); this dnd is older than the generator, or retrain with `dnd train`")
+                }
+                n.head = PromptHead(kind: kind, featureMean: mean, projection: projection, coefficients: coefficients)
             }
         }
         return n

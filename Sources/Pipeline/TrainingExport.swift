@@ -51,17 +51,20 @@ public enum TrainingExport {
         var writer = ShardSet(folder: output)
         // Residual targets are relative to the zoo's mean adapter (the conditions' statistics are fitted below, from the
         // exported raw states; the trainer standardizes with them).
-        // A prompt head reads every dataset's mean pooled embedding before any target is written (through the cache,
-        // so the shards below find them encoded).
+        // A prompt head reads every dataset's feature before any target is written (through the cache, so the shards
+        // below find the prompts encoded).
         let head = settings.effectiveHead
+        let encode: EmbeddingCache.Encode = { encoder.encode($0, length: l) }
         let features = head == .none ? [] : try zoo.datasets.indices.map { i in
-            PromptHead.feature(try cache.embed(plan.prompts[i]) { encoder.encode($0, length: l) }.pooled)
+            try PromptHead.feature(settings.headFeature, prompts: plan.prompts[i], pooled: try cache.embed(plan.prompts[i], encode: encode).pooled) {
+                try cache.embed($0, encode: encode).pooled
+            }
         }
         let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw,
-                                                   head: head, features: features, ridge: settings.headRidge)
+                                                   head: head, features: features, feature: settings.headFeature, ridge: settings.headRidge)
         // ("shared-exact": shards from before shared matrices had exactly zero targets are not reused; a head's
         // targets depend on its ridge and every dataset's prompts.)
-        let headKey = meanOnly.head == nil ? "" : "head-ridge-\(settings.headRidge)-" + Hashing.sha256Hex(features.reduce(into: Data()) { d, f in f.withUnsafeBufferPointer { d.append(Data(buffer: $0)) } })
+        let headKey = meanOnly.head == nil ? "" : "head-ridge-\(settings.headRidge)-\(settings.headFeature.rawValue)-" + Hashing.sha256Hex(features.reduce(into: Data()) { d, f in f.withUnsafeBufferPointer { d.append(Data(buffer: $0)) } })
         let targetsKey = settings.targets.rawValue + (meanOnly.meanAdapter == nil ? "" : "shared-exact" + Hashing.sha256Hex(parts: zoo.datasets.flatMap { d in d.checkpoints.map { checkpointSignature($0, zoo: zoo.root) } })) + headKey
         var datasets: [TrainingExportManifest.Dataset] = []
         var perDataset: [[Float]] = []
@@ -137,7 +140,7 @@ public enum TrainingExport {
             normalization.conditionMean = stats.conditionMean; normalization.conditionStd = stats.conditionStd
         }
         try? fm.removeItem(at: output.appendingPathComponent(TargetNormalization.file))
-        if !normalization.isIdentity { try putTensors(TargetNormalization.file, normalization.tensors) }
+        if !normalization.isIdentity { try putTensors(TargetNormalization.file, normalization.tensors, metadata: normalization.metadata) }
         let initial = plan.initialGenerator()
         try putTensors(TrainingExportManifest.initFile, initial.parameters, metadata: ["format": "dnd-generator", "version": String(plan.config.format)])
         try writeSchedule(plan: plan, datasets: datasets, to: output.appendingPathComponent(TrainingExportManifest.scheduleFile), files: &files)

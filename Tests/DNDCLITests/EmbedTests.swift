@@ -22,6 +22,11 @@ final class EmbedTests: XCTestCase {
         let pooled = try file.tensor("pooled"), hidden = try file.tensor("hidden")
         XCTAssertEqual(pooled.shape, [3, 384])
         XCTAssertEqual(hidden.shape, [3, 12, 384])
+        // A prompt of one sentence is its own mean sentence embedding: exactly when it is one as it stands, up to the
+        // rounding of another batch when trimmed of white space (the 300 words).
+        let sentences = try file.tensor("sentences")
+        XCTAssertEqual(sentences.slice(0..<2), pooled.slice(0..<2))
+        XCTAssertLessThan(sentences.row(2).maxAbsDifference(pooled.row(2)), 1e-6)   // 6e-8 measured
         XCTAssertEqual(file.metadata["length"], "12")
         XCTAssertTrue(file.metadata["encoder"]?.hasPrefix("MiniLM-L6-H384-uncased") ?? false)
         // The first prompt is fixture sentence 0: its pooled embedding matches sentence-transformers.
@@ -35,7 +40,7 @@ final class EmbedTests: XCTestCase {
         r = try TestSupport.runDND(["embed", "--input", input.path, "--out", out.path], environment: ["DND_ENCODER": TestSupport.encoderModel.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         file = try SafeTensorsFile(url: out)
-        XCTAssertEqual(file.names, ["pooled"])
+        XCTAssertEqual(file.names, ["pooled", "sentences"])
     }
 
     func testBadInputAndMissingEncoderAreOneLineErrors() throws {

@@ -138,7 +138,8 @@ final class TorchTrainingTests: XCTestCase {
         XCTAssertTrue(install.stdout.contains("installed generator \(identity)"), install.stdout)
 
         let prompts = root.appendingPathComponent("job.noeval.jsonl")
-        try PromptFile.write((0..<6).map { PromptRecord(prompt: "Rewrite item \($0 + 30) in upper style.", line: $0 + 1) }, to: prompts)
+        // Two sentences a prompt: the default head reads their mean sentence embeddings too (`dnd embed` writes them).
+        try PromptFile.write((0..<6).map { PromptRecord(prompt: "Rewrite item \($0 + 30) in upper style. Keep it to \($0 + 2) words.", line: $0 + 1) }, to: prompts)
         let daemon = try DaemonProcess(root: root, daemon: DaemonUnderTest(binary: TestSupport.dndBinary, arguments: ["serve"]))
         defer { daemon.killHard() }
         XCTAssertTrue(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: root.appendingPathComponent("inbox").path) }, daemon.log)

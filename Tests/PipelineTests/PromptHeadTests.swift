@@ -132,9 +132,66 @@ final class PromptHeadTests: XCTestCase {
         }
     }
 
+    func testSentencesSplitAfterAnEndMarkAndWhiteSpace() {
+        XCTAssertEqual(PromptHead.sentences("What is the plural of cat? Put the answer in square brackets."),
+                       ["What is the plural of cat?", "Put the answer in square brackets."])
+        XCTAssertEqual(PromptHead.sentences("Reply in the form Answer: <answer>."), ["Reply in the form Answer: <answer>."])
+        XCTAssertEqual(PromptHead.sentences("  no end mark \n"), ["no end mark"])
+        XCTAssertEqual(PromptHead.sentences("One.\r\n\tTwo!  Three?Four 3.5 five."), ["One.", "Two!", "Three?Four 3.5 five."])
+        XCTAssertEqual(PromptHead.sentences("Café.\u{3000}Naïve\u{00A0}text.\u{2029}End"), ["Café.", "Naïve\u{00A0}text.", "End"])
+        XCTAssertEqual(PromptHead.sentences(" \t "), [""])
+        XCTAssertEqual(PromptHead.sentences("..."), ["..."])
+    }
+
+    func testSentenceMeansEncodeOnlyPromptsOfSeveralSentences() throws {
+        let h = 3
+        let prompts = ["Name the capital of France. Answer in JSON.", "One sentence only.", " Padded. "]
+        let pooled = Tensor(shape: [3, h], data: (0..<9).map { Float($0) })
+        var asked: [[String]] = []
+        // A fake encoder: the embedding of a text is (characters, 1, -1).
+        let means = try PromptHead.sentenceMeans(prompts, pooled: pooled) { texts in
+            asked.append(texts)
+            return Tensor(shape: [texts.count, h], data: texts.flatMap { [Float($0.count), 1, -1] })
+        }
+        XCTAssertEqual(asked, [["Name the capital of France.", "Answer in JSON.", "Padded."]])
+        XCTAssertEqual(means.shape, [3, h])
+        XCTAssertEqual(means.array, [(27 + 15) / 2, 1, -1, 3, 4, 5, 7, 1, -1])   // the one-sentence prompt keeps its row
+        let f = PromptHead.feature(.sentences, pooled: pooled, sentences: means)
+        XCTAssertEqual(f.array, [3, 4, 5, Float(31.0 / 3.0), 2, 1])
+        XCTAssertEqual(PromptHead.feature(.prompts, pooled: pooled, sentences: nil).array, [3, 4, 5])
+        XCTAssertEqual(try PromptHead.feature(.prompts, prompts: prompts, pooled: pooled) { _ in XCTFail("encoded for prompts"); return pooled }.array, [3, 4, 5])
+        XCTAssertThrowsError(try PromptHead.sentenceMeans(prompts, pooled: pooled) { _ in Tensor(zeros: [2, h]) }) {
+            XCTAssertEqual("\($0)", "sentence embeddings [2, 3] for 3 sentences of 3 features")
+        }
+    }
+
+    func testHeadOfSentencesKeepsItsKindOnDisk() throws {
+        var rng = SeededRNG(seed: 17)
+        let (datasets, features, _, _, _) = zoo([(0, 0), (1, 1), (2, 0)], noise: 0.01, rng: &rng)
+        let doubled = features.map { f in Tensor.concatenate([f, Tensor.randomNormal([h], rng: &rng)]) }
+        let n = try TargetNormalization.fit(datasets: datasets, hidden: [], targets: .residual, condition: .raw,
+                                            head: .ridge, features: doubled, feature: .sentences)
+        XCTAssertEqual(n.head?.kind, .sentences); XCTAssertEqual(n.head?.featureMean.count, 2 * h)
+        XCTAssertEqual(n.metadata, ["head_feature": "sentences"])
+        let dir = TestSupport.temporaryDirectory()
+        try n.write(to: dir)
+        let back = try TargetNormalization.read(folder: dir, config: config, sites: datasets[0][0].sites)
+        XCTAssertEqual(back.head, n.head)
+        // A file from before the key: its head reads prompts; an unknown feature is refused by name.
+        let old = TestSupport.temporaryDirectory(), bad = TestSupport.temporaryDirectory()
+        try SafeTensorsWriter.write(n.tensors, to: old.appendingPathComponent(TargetNormalization.file))
+        XCTAssertEqual(try TargetNormalization.read(folder: old, config: config, sites: datasets[0][0].sites).head?.kind, .prompts)
+        try SafeTensorsWriter.write(n.tensors, to: bad.appendingPathComponent(TargetNormalization.file), metadata: ["head_feature": "tokens"])
+        XCTAssertThrowsError(try TargetNormalization.read(folder: bad, config: config, sites: datasets[0][0].sites)) {
+            XCTAssertTrue("\($0)".contains("the prompt head's feature 'tokens' is not one of prompts, sentences"), "\($0)")
+        }
+    }
+
     func testSettingsDecodeTheHead() throws {
         let d = try JSONDecoder().decode(TrainSettings.self, from: Data("{}".utf8))
-        XCTAssertEqual(d.head, .ridge); XCTAssertEqual(d.headRidge, PromptHead.defaultRidge)
+        XCTAssertEqual(d.head, .ridge); XCTAssertEqual(d.headRidge, PromptHead.defaultRidge); XCTAssertEqual(d.headFeature, .sentences)
+        XCTAssertEqual(try JSONDecoder().decode(TrainSettings.self, from: Data(#"{"head_feature": "prompts"}"#.utf8)).headFeature, .prompts)
+        XCTAssertThrowsError(try JSONDecoder().decode(TrainSettings.self, from: Data(#"{"head_feature": "tokens"}"#.utf8)))
         let paper = try JSONDecoder().decode(TrainSettings.self, from: Data(#"{"targets": "checkpoints", "head": "ridge"}"#.utf8))
         XCTAssertEqual(paper.effectiveHead, .none)
         XCTAssertEqual(try JSONDecoder().decode(TrainSettings.self, from: Data(#"{"head": "none"}"#.utf8)).effectiveHead, .none)

@@ -49,8 +49,12 @@ final class TrainingExportTests: XCTestCase {
         var entries: [ZooSampleSource.Entry] = []
         for (i, d) in zoo.datasets.enumerated() {
             let hidden = try rows(m.datasets[i].promptShards, "hidden"), tokens = try rows(m.datasets[i].targetShards, "tokens")
-            // Targets are what the head leaves for the dataset's mean prompt embedding (its exported pooled rows).
-            let feature = PromptHead.feature(try rows(m.datasets[i].promptShards, "pooled"))
+            // Targets are what the head leaves for the dataset's feature (of the default `sentences`: its exported pooled
+            // rows and its prompts' sentences, which the export encoded through the cache).
+            XCTAssertEqual(normalization.head?.kind, .sentences)
+            let feature = try PromptHead.feature(.sentences, prompts: plan.prompts[i], pooled: try rows(m.datasets[i].promptShards, "pooled")) {
+                try cache.embed($0) { encoder.encode($0, length: 16) }.pooled
+            }
             XCTAssertEqual(tokens, try WeightTokenizer.tokenize(d.adapters.map { normalization.target($0, feature: feature) }, layout: plan.layout))
             XCTAssertEqual(hidden, try cache.embed(plan.prompts[i]) { encoder.encode($0, length: 16) }.hidden)
             entries.append(.init(name: d.name, hidden: hidden, tokens: tokens))

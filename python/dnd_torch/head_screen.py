@@ -7,16 +7,18 @@ head's part for the daemon's own choice of test prompts; the decoder's tokens le
 full adapter on SmolLM2, README "The generator on a real model") and scores them with `dnd eval` on the dataset's test
 split, next to the base. A variant is FEATURE or FEATURE*STRENGTH:
 
-    whole      the generator's own head (its stored projection: mean pooled embedding of the prompts)
-    sentences  a ridge head refitted on the mean over prompts of the mean embedding of each sentence of a prompt
-    both       a ridge head refitted on the two features concatenated
+    whole      a ridge head on the mean pooled embedding of the prompts (dnd's head_feature `prompts`)
+    sentences  a ridge head on the mean over prompts of the mean embedding of each sentence of a prompt
+    both       a ridge head on the two features concatenated (dnd's head_feature `sentences`, the default)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
 `--seed S` picks the prompts as `dnd generate --seed S` does; `--all-prompts` reads the head's feature from every test
 prompt instead (the decoder of a daemon job sees only its chosen prompts, the head could see the whole file).
-Refitted heads use the generator's ridge (`head_ridge` in pipeline.json) on each zoo dataset's training prompts
+The generator's own head is used for the variant of its feature (`whole` or `both`); the others are refitted with
+the generator's ridge (`head_ridge` in pipeline.json) on each zoo dataset's training prompts
 (`demo/data/<name>.train.jsonl`, the first `max_prompts_per_dataset`). It is a research tool for choosing what to
-build into `dnd train`; dnd never runs it. Embeddings come from `dnd embed` (cached under OUT/embeddings).
+build into `dnd train`; dnd never runs it. Embeddings, and the sentence split, come from `dnd embed` (cached under
+OUT/embeddings).
 """
 
 from __future__ import annotations
@@ -41,20 +43,11 @@ from .seeded_rng import select_prompts
 FEATURES = ("whole", "sentences", "both")
 
 
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-
-
 def run(cmd: List[str]) -> None:
     """Runs a dnd command; its stderr in the error when it fails."""
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
-
-
-def sentences(prompt: str) -> List[str]:
-    """The sentences of a prompt: split after '.', '?' or '!' followed by white space (the whole prompt if none)."""
-    parts = [s for s in _SENTENCE_END.split(prompt.strip()) if s]
-    return parts or [prompt.strip()]
 
 
 def parse_variant(v: str) -> Tuple[str, float]:
@@ -86,32 +79,27 @@ def head_adapter(norm: Normalization, alpha: torch.Tensor, strength: float = 1.0
 
 
 class Embedder:
-    """Pooled embeddings of lines of text through `dnd embed`, cached by name."""
+    """Pooled and mean sentence embeddings of lines of text through `dnd embed`, cached by name."""
 
     def __init__(self, dnd: str, folder: str):
         self.dnd, self.folder = dnd, folder
         os.makedirs(folder, exist_ok=True)
 
-    def pooled(self, lines: Sequence[str], name: str) -> torch.Tensor:
+    def embed(self, lines: Sequence[str], name: str) -> Tuple[torch.Tensor, torch.Tensor]:
         out = os.path.join(self.folder, name + ".safetensors")
         if not os.path.exists(out):
             records = os.path.join(self.folder, name + ".jsonl")   # JSON lines keep a prompt's text exact
             with open(records, "w", encoding="utf-8") as f:
                 f.write("".join(json.dumps({"prompt": line}) + "\n" for line in lines))
             run([self.dnd, "embed", "--input", records, "--out", out])
-        return SafeTensorsFile(out).tensor("pooled").double()
+        f = SafeTensorsFile(out)
+        return f.tensor("pooled").double(), f.tensor("sentences").double()
 
 
 def features(embedder: Embedder, prompts: Sequence[str], name: str) -> Dict[str, torch.Tensor]:
     """The three features of a set of prompts (`[F]` each)."""
-    whole = embedder.pooled(prompts, name + "-whole").mean(0)
-    split = [sentences(p) for p in prompts]
-    flat = embedder.pooled([s for ss in split for s in ss], name + "-sentences")
-    per, i = [], 0
-    for ss in split:
-        per.append(flat[i:i + len(ss)].mean(0))
-        i += len(ss)
-    sent = torch.stack(per).mean(0)
+    pooled, sentences = embedder.embed(prompts, name)
+    whole, sent = pooled.mean(0).float().double(), sentences.mean(0).float().double()   # rounded as dnd's feature
     return {"whole": whole, "sentences": sent, "both": torch.cat([whole, sent])}
 
 
@@ -149,11 +137,13 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     data = os.path.join(root, "demo", "data")
     embedder = Embedder(dnd, os.path.join(out, "embeddings"))
     parsed = [parse_variant(v) for v in variants]
-    heads: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {"whole": (norm.head_mean.double(), norm.head_projection.double())}
-    if any(f != "whole" for f, _ in parsed):
+    own = "whole" if norm.head_feature == "prompts" else "both"
+    heads: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
+    if any(f != own for f, _ in parsed):
         zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
-        for f in ("sentences", "both"):
-            heads[f] = ridge_projection(torch.stack([z[f] for z in zoo]), ridge)
+        for f in FEATURES:
+            if f != own:
+                heads[f] = ridge_projection(torch.stack([z[f] for z in zoo]), ridge)
     zoo_folder = os.path.join(root, "checkpoints", names[0])
     steps = sorted((c for c in os.listdir(zoo_folder) if re.fullmatch(r"checkpoint-\d+", c)), key=lambda c: int(c.split("-")[1]))
     if not steps:

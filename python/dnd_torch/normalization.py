@@ -4,9 +4,12 @@
     shared.<PEFT key>              a matrix every checkpoint holds exactly (lora_A under LoRA-FA): its target is zero and
                                    a generated adapter gets this value, whatever the generator emits for its tokens
     condition.mean, condition.std  [L, H]: standardized conditions are (states − mean) / std
-    head.feature_mean [H], head.projection [n, H], head.<PEFT key> [n, rows, cols]
-                                   the prompt head (dnd's PromptHead): α = projection · (mean pooled embedding −
-                                   feature_mean), and Σᵢ αᵢ·head.<key>ᵢ is added to the matrix of every non-shared key
+    head.feature_mean [F], head.projection [n, F], head.<PEFT key> [n, rows, cols]
+                                   the prompt head (dnd's PromptHead): α = projection · (feature − feature_mean), and
+                                   Σᵢ αᵢ·head.<key>ᵢ is added to the matrix of every non-shared key. The feature is
+                                   named by the file's metadata `head_feature`: `prompts` (absent in older files), the
+                                   mean pooled embedding [H]; `sentences`, that followed by the mean of the prompts'
+                                   mean sentence embeddings [2H] (`dnd embed` writes them as 'sentences')
 
 Absent for a generator of the paper's targets (the checkpoints) and raw conditions.
 """
@@ -21,6 +24,7 @@ import torch
 from .safetensors_io import SafeTensorsFile
 
 FILE = "normalization.safetensors"
+HEAD_FEATURES = ("prompts", "sentences")
 
 
 class Normalization:
@@ -33,10 +37,14 @@ class Normalization:
         self.head_mean: Optional[torch.Tensor] = None
         self.head_projection: Optional[torch.Tensor] = None
         self.head: Dict[str, torch.Tensor] = {}
+        self.head_feature = "prompts"
         self.path = path if os.path.exists(path) else None
         if self.path is None:
             return
         f = SafeTensorsFile(path)
+        self.head_feature = f.metadata.get("head_feature", "prompts")
+        if self.head_feature not in HEAD_FEATURES:
+            raise ValueError(f"{path}: the prompt head's feature '{self.head_feature}' is not one of {', '.join(HEAD_FEATURES)}")
         for name in f.names():
             if name.startswith("mean."):
                 self.mean[name[len("mean."):]] = f.tensor(name).float()
@@ -58,29 +66,40 @@ class Normalization:
             return hidden
         return (hidden - self.cond_mean) / self.cond_std
 
-    def head_delta(self, pooled: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """The prompt head's matrices for the condition's pooled embeddings `[N, H]` (empty without a head)."""
-        if self.head_projection is None:
-            return {}
+    def feature(self, pooled: Optional[torch.Tensor], sentences: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The head's feature of a condition: from its prompts' pooled embeddings `[N, H]` and, for a head of
+        `sentences`, their mean sentence embeddings `[N, H]` (means in float64, rounded to float32 as dnd does)."""
         if pooled is None:
             raise ValueError(f"{self.path} has a prompt head, which needs the prompts' pooled embeddings (`dnd embed` writes them as 'pooled')")
+        f = pooled.double().mean(0).float()
+        if self.head_feature == "sentences":
+            if sentences is None:
+                raise ValueError(f"{self.path} has a prompt head of sentences, which needs the prompts' mean sentence embeddings (`dnd embed` writes them as 'sentences')")
+            f = torch.cat([f, sentences.double().mean(0).float()])
+        return f
+
+    def head_delta(self, pooled: Optional[torch.Tensor], sentences: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """The prompt head's matrices for the condition's pooled embeddings `[N, H]` (and mean sentence embeddings
+        `[N, H]` for a head of sentences); empty without a head."""
+        if self.head_projection is None:
+            return {}
         # In float64, as dnd does: a small ridge's projection has large entries that cancel.
-        f = pooled.double().mean(0)
-        return self.head_part((self.head_projection.double() @ (f.float().double() - self.head_mean.double())).float())
+        f = self.feature(pooled, sentences)
+        return self.head_part((self.head_projection.double() @ (f.double() - self.head_mean.double())).float())
 
     def head_part(self, alpha: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Σᵢ αᵢ·head.<key>ᵢ for the head's weights `alpha` `[n]`, per PEFT key."""
         return {k: torch.tensordot(alpha.float(), c, dims=1) for k, c in self.head.items()}
 
     def adapter(self, tensors: Dict[str, torch.Tensor], pooled: Optional[torch.Tensor] = None,
-                delta: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+                delta: Optional[Dict[str, torch.Tensor]] = None, sentences: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """A generated adapter from its decoded tokens: the zoo's mean added back for residual targets, the prompt
         head's part for the condition's pooled embeddings `pooled` `[N, H]` (or `delta`, the head's part already
         computed: `head_part`), a shared matrix's value itself."""
         if not self.mean and not self.shared:
             return tensors
         if delta is None:
-            delta = self.head_delta(pooled)
+            delta = self.head_delta(pooled, sentences)
         out = {}
         for k, v in tensors.items():
             if k in self.shared:

@@ -22,9 +22,11 @@ from .safetensors_io import SafeTensorsFile
 from .seeded_rng import select_prompts
 
 
-def predict(folder: str, hidden: torch.Tensor, seed: int = 0, pooled: Optional[torch.Tensor] = None) -> dict:
-    """PEFT tensors for prompt states `hidden` `[P, L, H]` and pooled embeddings `pooled` `[P, H]` (every prompt of a
-    file, in file order; `pooled` is read by a generator with a prompt head)."""
+def predict(folder: str, hidden: torch.Tensor, seed: int = 0, pooled: Optional[torch.Tensor] = None,
+            sentences: Optional[torch.Tensor] = None) -> dict:
+    """PEFT tensors for prompt states `hidden` `[P, L, H]`, pooled embeddings `pooled` `[P, H]` and mean sentence
+    embeddings `sentences` `[P, H]` (every prompt of a file, in file order; a generator with a prompt head reads
+    `pooled`, one whose head is of sentences `sentences` too)."""
     model, config, _ = generator_folder.load(folder)
     n, l, h = config["prompts"], config["length"], config["hidden"]
     if list(hidden.shape[1:]) != [l, h]:
@@ -33,21 +35,24 @@ def predict(folder: str, hidden: torch.Tensor, seed: int = 0, pooled: Optional[t
     norm = Normalization(folder)
     with torch.no_grad():
         out = model(norm.condition(hidden[chosen].unsqueeze(0).float()))[0]   # (T, r+2, cw+2)
-    return norm.adapter(tokens.detokenize(out, config), None if pooled is None else pooled[chosen])
+    pick = lambda t: None if t is None else t[chosen]  # noqa: E731
+    return norm.adapter(tokens.detokenize(out, config), pick(pooled), sentences=pick(sentences))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dnd_torch.predict", description=__doc__.split("\n\n")[0])
     ap.add_argument("--generator", required=True, help="a generator folder (dnd_torch.train's --out, or a root's state/generator)")
-    ap.add_argument("--embeddings", required=True, help="`dnd embed --length L` output: hidden [P, L, H]")
+    ap.add_argument("--embeddings", required=True, help="`dnd embed --length L` output: hidden [P, L, H], pooled and sentences [P, H]")
     ap.add_argument("--out", required=True, help="the adapter folder to write")
     ap.add_argument("--seed", type=int, default=0, help="the seed `dnd generate` would get (default 0, as the daemon)")
     args = ap.parse_args(argv)
     emb = SafeTensorsFile(args.embeddings)
     hidden = emb.tensor("hidden")
-    pooled = emb.tensor("pooled") if "pooled" in set(emb.names()) else None
+    names = set(emb.names())
+    pooled = emb.tensor("pooled") if "pooled" in names else None
+    sentences = emb.tensor("sentences") if "sentences" in names else None
     _, config, pipeline = generator_folder.load(args.generator)
-    adapter = predict(args.generator, hidden, args.seed, pooled)
+    adapter = predict(args.generator, hidden, args.seed, pooled, sentences)
     tokens.write_adapter(adapter, config, bool(pipeline.get("use_rslora", False)), args.out)
     print(f"wrote {args.out}: {len(adapter) // 2} LoRA pairs, rank {config['rank']}")
     return 0

@@ -1,5 +1,5 @@
 """The head screen's pieces: its head-only adapter is what predict's path adds for a head, its refit is dnd's
-PromptHead formula, its sentence split and variant parser."""
+PromptHead formula, its variant parser; and Normalization's feature of a head of sentences."""
 
 import os
 import tempfile
@@ -8,7 +8,7 @@ import unittest
 import _support  # noqa: F401
 import torch
 
-from dnd_torch.head_screen import head_adapter, parse_variant, ridge_projection, sentences
+from dnd_torch.head_screen import head_adapter, parse_variant, ridge_projection
 from dnd_torch.normalization import Normalization
 from dnd_torch.safetensors_io import save
 
@@ -17,12 +17,35 @@ KB = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
 
 
 class HeadScreenTests(unittest.TestCase):
-    def normalization(self, folder: str, n: int = 3, h: int = 5) -> Normalization:
+    def normalization(self, folder: str, n: int = 3, h: int = 5, feature: str = "") -> Normalization:
         g = torch.Generator().manual_seed(7)
+        f = 2 * h if feature == "sentences" else h
         save({"mean." + KB: torch.randn(6, 2, generator=g), "shared." + KA: torch.randn(2, 4, generator=g),
-              "head.feature_mean": torch.randn(h, generator=g), "head.projection": torch.randn(n, h, generator=g),
-              "head." + KB: torch.randn(n, 6, 2, generator=g)}, os.path.join(folder, "normalization.safetensors"))
+              "head.feature_mean": torch.randn(f, generator=g), "head.projection": torch.randn(n, f, generator=g),
+              "head." + KB: torch.randn(n, 6, 2, generator=g)}, os.path.join(folder, "normalization.safetensors"),
+             metadata={"head_feature": feature} if feature else None)
         return Normalization(folder)
+
+    def test_head_of_sentences_reads_both_means(self):
+        with tempfile.TemporaryDirectory() as d:
+            norm = self.normalization(d, feature="sentences")
+            self.assertEqual(norm.head_feature, "sentences")
+            g = torch.Generator().manual_seed(4)
+            pooled, sentences = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+            f = norm.feature(pooled, sentences)
+            self.assertEqual(list(f.shape), [10])
+            self.assertTrue(torch.equal(f[:5], pooled.double().mean(0).float()))
+            self.assertTrue(torch.equal(f[5:], sentences.double().mean(0).float()))
+            alpha = norm.head_projection.double() @ (f.double() - norm.head_mean.double())
+            got = norm.adapter({KA: torch.zeros(2, 4), KB: torch.zeros(6, 2)}, pooled, sentences=sentences)
+            self.assertLess((got[KB] - head_adapter(norm, alpha)[KB]).abs().max().item(), 1e-6)
+            with self.assertRaisesRegex(ValueError, "mean sentence embeddings"):
+                norm.adapter({KA: torch.zeros(2, 4), KB: torch.zeros(6, 2)}, pooled)
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(self.normalization(d).head_feature, "prompts")   # a file from before the key
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(ValueError, "'tokens' is not one of prompts, sentences"):
+                self.normalization(d, feature="tokens")
 
     def test_head_only_adapter_is_predicts_adapter_of_zero_tokens(self):
         with tempfile.TemporaryDirectory() as d:
@@ -50,11 +73,7 @@ class HeadScreenTests(unittest.TestCase):
         _, shrunk = ridge_projection(x, 1.0)
         self.assertLess((shrunk @ (x[0] - mean))[0].item(), 0.75 - 0.1)   # a real ridge shrinks toward the mean
 
-    def test_sentences_and_variants(self):
-        self.assertEqual(sentences("What is the plural of cat? Put the answer in square brackets."),
-                         ["What is the plural of cat?", "Put the answer in square brackets."])
-        self.assertEqual(sentences("Reply in the form Answer: <answer>."), ["Reply in the form Answer: <answer>."])
-        self.assertEqual(sentences("  no end mark "), ["no end mark"])
+    def test_variants(self):
         self.assertEqual(parse_variant("both*1.3"), ("both", 1.3))
         self.assertEqual(parse_variant("whole"), ("whole", 1.0))
         with self.assertRaisesRegex(ValueError, "must be one of whole, sentences, both"):
