@@ -179,12 +179,14 @@ public struct BenchReport: Codable, Sendable {
     /// training datasets, and the shortfalls.
     public var text: String {
         let p = DemoReportText.pad
-        var s = p("held-out dataset", 18) + p("role", 13) + Self.columns.map { lpad($0, 12) }.joined() + "\n"
+        // Columns one wider than the longest name ("nearest LoRA"), so that names never touch.
+        let w = Self.columns.map(\.count).max()! + 1
+        var s = p("held-out dataset", 18) + p("role", 13) + Self.columns.map { lpad($0, w) }.joined() + "\n"
         for r in rows {
-            s += p(r.dataset, 18) + p(r.role, 13) + scores(r).map { lpad(pct($0.accuracy), 12) }.joined() + "\n"
-            s += p("", 18) + p("  NLL", 13) + scores(r).map { lpad($0.nll.map { String(format: "%.3f", $0) } ?? "-", 12) }.joined() + "\n"
+            s += p(r.dataset, 18) + p(r.role, 13) + scores(r).map { lpad(pct($0.accuracy), w) }.joined() + "\n"
+            s += p("", 18) + p("  NLL", 13) + scores(r).map { lpad($0.nll.map { String(format: "%.3f", $0) } ?? "-", w) }.joined() + "\n"
         }
-        s += p("mean", 31) + (0..<Self.columns.count).map { i in lpad(pct(mean { scores($0)[i].accuracy }), 12) }.joined() + "\n"
+        s += p("mean", 31) + (0..<Self.columns.count).map { i in lpad(pct(mean { scores($0)[i].accuracy }), w) }.joined() + "\n"
         let named = rows.map { "\($0.dataset): nearest \($0.nearest.name ?? "?") (cosine \(String(format: "%.2f", $0.nearestCosine))), oracle \($0.oracle.name ?? "?")" }
         s += "\n" + named.joined(separator: "\n") + "\n"
         s += "\n" + p("held-out dataset", 18) + lpad("DnD s", 8) + lpad("fine-tune s", 13) + lpad("ratio", 8) + lpad("to DnD's accuracy", 22) + lpad("recovered", 11) + "\n"

@@ -52,6 +52,7 @@ final class BenchReportTests: XCTestCase {
         let t = sample().text
         let lines = t.split(separator: "\n").map(String.init)
         for col in ["base", "mean LoRA", "nearest LoRA", "oracle LoRA", "DnD", "fine-tuned"] { XCTAssertTrue(lines[0].contains(col), col) }
+        XCTAssertTrue(lines[0].contains(" mean LoRA nearest LoRA  oracle LoRA"), lines[0])   // names never touch
         let sub = lines.first { $0.hasPrefix("sub-bracket") }!
         for cell in ["in-domain", "0.0%", "25.0%", "100.0%"] { XCTAssertTrue(sub.contains(cell), "\(cell) in \(sub)") }
         let nll = lines[lines.firstIndex(of: sub)! + 1]

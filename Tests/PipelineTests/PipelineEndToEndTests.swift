@@ -4,6 +4,8 @@ import LLM
 import LoRA
 import Pipeline
 import Prompts
+import SafeTensors
+import TensorCore
 import TextEncoder
 import XCTest
 
@@ -109,6 +111,34 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertEqual(named.report.timings.map(\.stage), [.encodePrompts, .generateWeights, .writeAdapter, .writeGGUF])
         let fromGGUF = try model.loadAdapter(root.appendingPathComponent("out4/adapter.gguf"))
         XCTAssertEqual(try model.logits([1, 2, 3], adapter: fromGGUF).maxAbsDifference(model.logits([1, 2, 3], adapter: named.adapter)), 0)
+    }
+
+    /// The default head reads the prompts' sentences: a call without them is refused, and a folder whose head's width
+    /// does not match its feature is refused at load, naming the file.
+    func testHeadOfSentencesIsCheckedAtGenerationAndAtLoad() throws {
+        let root = TestSupport.temporaryDirectory()
+        try tinyZoo(root.appendingPathComponent("checkpoints"), datasets: ["math", "poems", "code"])
+        let bundle = try train(root).bundle
+        XCTAssertTrue(bundle.needsSentences)
+        XCTAssertEqual(bundle.normalization.head?.featureMean.count, 2 * 384)
+        let prompts = (0..<4).map { "Task math: compute item \($0 + 10). Answer briefly." }
+        let (hidden, pooled) = try encoder().encode(prompts, length: 16)
+        XCTAssertThrowsError(try bundle.generate(hidden: hidden, pooled: pooled)) {
+            XCTAssertEqual("\($0)", "this generator's prompt head reads the prompts' sentences; give their mean sentence embeddings")
+        }
+        let sentences = try PromptHead.sentenceMeans(prompts, pooled: pooled) { try self.encoder().encode($0, length: 16).pooled }
+        let a = try bundle.generate(hidden: hidden, pooled: pooled, sentences: sentences)
+        let b = try bundle.generate(hidden: hidden, pooled: pooled, sentences: pooled)   // another feature, another adapter
+        let site = LoRASite(layer: 0, module: .q_proj)
+        XCTAssertGreaterThan(a.weights[site]!.b.maxAbsDifference(b.weights[site]!.b), 0)
+
+        let tampered = root.appendingPathComponent("tampered")
+        try FileManager.default.copyItem(at: bundle.folder, to: tampered)
+        let file = tampered.appendingPathComponent(TargetNormalization.file)
+        try SafeTensorsWriter.write(bundle.normalization.tensors, to: file, metadata: ["head_feature": "prompts"])
+        XCTAssertThrowsError(try GeneratorBundle(folder: tampered)) {
+            XCTAssertEqual("\($0)", "\(tampered.path): \(TargetNormalization.file) holds a prompt head of 768 features, but its feature (prompts) of 384-unit embeddings has 384; retrain with `dnd train`")
+        }
     }
 
     func testHoldoutKeepsADatasetOutOfTraining() throws {

@@ -5,11 +5,12 @@
 For every held-out dataset of the root's suite it builds *head-only* adapters (the zoo's mean adapter plus the prompt
 head's part for the daemon's own choice of test prompts; the decoder's tokens left out, which measured equal to the
 full adapter on SmolLM2, README "The generator on a real model") and scores them with `dnd eval` on the dataset's test
-split, next to the base. A variant is FEATURE or FEATURE*STRENGTH:
+split, next to the base. A variant is FEATURE[@WEIGHT][*STRENGTH]:
 
     whole      a ridge head on the mean pooled embedding of the prompts (dnd's head_feature `prompts`)
     sentences  a ridge head on the mean over prompts of the mean embedding of each sentence of a prompt
     both       a ridge head on the two features concatenated (dnd's head_feature `sentences`, the default)
+    WEIGHT     for `both`: the sentence half's weight in the head's kernel (its values times √WEIGHT; default 1)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
 `--seed S` picks the prompts as `dnd generate --seed S` does; `--all-prompts` reads the head's feature from every test
@@ -50,14 +51,31 @@ def run(cmd: List[str]) -> None:
         raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
 
 
-def parse_variant(v: str) -> Tuple[str, float]:
-    feature, _, strength = v.partition("*")
+def parse_variant(v: str) -> Tuple[str, float, float]:
+    """FEATURE[@WEIGHT][*STRENGTH] → (feature, strength, weight)."""
+    head, _, strength = v.partition("*")
+    feature, at, weight = head.partition("@")
     if feature not in FEATURES:
-        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally *STRENGTH)")
-    s = float(strength) if strength else 1.0
-    if not (s > 0 and s < float("inf")):
-        raise ValueError(f"variant '{v}': the strength must be a positive number")
-    return feature, s
+        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally @WEIGHT for both, *STRENGTH)")
+    if at and feature != "both":
+        raise ValueError(f"variant '{v}': only both takes a sentence weight (@WEIGHT)")
+    values = []
+    for name, text in (("strength", strength), ("weight", weight)):
+        try:
+            x = float(text) if text else 1.0
+        except ValueError:
+            x = float("nan")
+        if not (x > 0 and x < float("inf")):
+            raise ValueError(f"variant '{v}': the {name} must be a positive number")
+        values.append(x)
+    return feature, values[0], values[1]
+
+
+def weighted(feature: str, weight: float, f: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """The variant's feature: `both` with its sentence half times √weight, the others as they are."""
+    if feature != "both" or weight == 1.0:
+        return f[feature]
+    return torch.cat([f["whole"], weight ** 0.5 * f["sentences"]])
 
 
 def ridge_projection(features: torch.Tensor, ridge: float) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -137,13 +155,13 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     data = os.path.join(root, "demo", "data")
     embedder = Embedder(dnd, os.path.join(out, "embeddings"))
     parsed = [parse_variant(v) for v in variants]
-    own = "whole" if norm.head_feature == "prompts" else "both"
-    heads: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
-    if any(f != own for f, _ in parsed):
+    own = ("whole" if norm.head_feature == "prompts" else "both", 1.0)
+    heads: Dict[Tuple[str, float], Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
+    if any((f, w) != own for f, _, w in parsed):
         zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
-        for f in FEATURES:
-            if f != own:
-                heads[f] = ridge_projection(torch.stack([z[f] for z in zoo]), ridge)
+        for f, _, w in parsed:
+            if (f, w) not in heads:
+                heads[(f, w)] = ridge_projection(torch.stack([weighted(f, w, z) for z in zoo]), ridge)
     zoo_folder = os.path.join(root, "checkpoints", names[0])
     steps = sorted((c for c in os.listdir(zoo_folder) if re.fullmatch(r"checkpoint-\d+", c)), key=lambda c: int(c.split("-")[1]))
     if not steps:
@@ -159,10 +177,10 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
             chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
             feats = features(embedder, chosen, f"test-{h}-seed{seed}")
         adapters = []
-        for v, (f, s) in zip(variants, parsed):
-            mean, projection = heads[f]
-            alpha = projection @ (feats[f] - mean)
-            folder = os.path.join(out, h, v.replace("*", "x"))
+        for v, (f, s, w) in zip(variants, parsed):
+            mean, projection = heads[(f, w)]
+            alpha = projection @ (weighted(f, w, feats) - mean)
+            folder = os.path.join(out, h, v.replace("*", "x").replace("@", "w"))
             os.makedirs(folder, exist_ok=True)
             shutil.copy(example, os.path.join(folder, "adapter_config.json"))
             save(head_adapter(norm, alpha, s), os.path.join(folder, "adapter_model.safetensors"))

@@ -8,7 +8,7 @@ import unittest
 import _support  # noqa: F401
 import torch
 
-from dnd_torch.head_screen import head_adapter, parse_variant, ridge_projection
+from dnd_torch.head_screen import head_adapter, parse_variant, ridge_projection, weighted
 from dnd_torch.normalization import Normalization
 from dnd_torch.safetensors_io import save
 
@@ -74,8 +74,16 @@ class HeadScreenTests(unittest.TestCase):
         self.assertLess((shrunk @ (x[0] - mean))[0].item(), 0.75 - 0.1)   # a real ridge shrinks toward the mean
 
     def test_variants(self):
-        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3))
-        self.assertEqual(parse_variant("whole"), ("whole", 1.0))
+        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0))
+        self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0))
+        self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5))
+        f = {"whole": torch.ones(2, dtype=torch.float64), "sentences": torch.full((2,), 2.0, dtype=torch.float64)}
+        self.assertEqual(weighted("both", 4.0, f).tolist(), [1.0, 1.0, 4.0, 4.0])
+        self.assertEqual(weighted("whole", 4.0, f).tolist(), [1.0, 1.0])
+        with self.assertRaisesRegex(ValueError, "only both takes a sentence weight"):
+            parse_variant("whole@2")
+        with self.assertRaisesRegex(ValueError, "the weight must be a positive number"):
+            parse_variant("both@x")
         with self.assertRaisesRegex(ValueError, "must be one of whole, sentences, both"):
             parse_variant("tokens")
         with self.assertRaisesRegex(ValueError, "positive"):
