@@ -122,17 +122,12 @@ public struct PromptHead: @unchecked Sendable, Equatable {
                 throw DNDError("sentence embeddings \(e.shape) for \(texts.count) sentences of \(h) features")
             }
         }
-        var out = [Float](repeating: 0, count: prompts.count * h), next = 0
-        let p = pooled.pointer
-        for (r, parts) in split.enumerated() {
-            guard let parts else { for j in 0..<h { out[r * h + j] = p[r * h + j] }; continue }
-            let e = encoded!.pointer
-            var sum = [Double](repeating: 0, count: h)
-            for k in next..<(next + parts.count) { for j in 0..<h { sum[j] += Double(e[k * h + j]) } }
-            next += parts.count
-            for j in 0..<h { out[r * h + j] = Float(sum[j] / Double(parts.count)) }
-        }
-        return Tensor(shape: [prompts.count, h], data: out)
+        var next = 0
+        return Tensor.stack(split.enumerated().map { r, parts in
+            guard let parts else { return pooled.row(r) }
+            defer { next += parts.count }
+            return feature(encoded!.slice(next..<(next + parts.count)))   // the mean of the prompt's sentences
+        })
     }
 
     /// Fits the head on datasets' features (`[F]` each, of `kind`) and their centred mean residuals (one adapter per

@@ -37,7 +37,7 @@ import dnd_torch  # noqa: F401
 import torch
 
 from . import generator_folder
-from .normalization import Normalization
+from .normalization import Normalization, mean_row
 from .safetensors_io import SafeTensorsFile, save
 from .seeded_rng import select_prompts
 
@@ -117,7 +117,7 @@ class Embedder:
 def features(embedder: Embedder, prompts: Sequence[str], name: str) -> Dict[str, torch.Tensor]:
     """The three features of a set of prompts (`[F]` each)."""
     pooled, sentences = embedder.embed(prompts, name)
-    whole, sent = pooled.mean(0).float().double(), sentences.mean(0).float().double()   # rounded as dnd's feature
+    whole, sent = mean_row(pooled).double(), mean_row(sentences).double()
     return {"whole": whole, "sentences": sent, "both": torch.cat([whole, sent])}
 
 

@@ -27,6 +27,11 @@ FILE = "normalization.safetensors"
 HEAD_FEATURES = ("prompts", "sentences")
 
 
+def mean_row(t: torch.Tensor) -> torch.Tensor:
+    """The mean of the rows of `t` `[N, H]`, summed in float64 and rounded to float32, as dnd's PromptHead.feature."""
+    return t.double().mean(0).float()
+
+
 class Normalization:
     def __init__(self, folder: str):
         path = os.path.join(folder, FILE)
@@ -71,11 +76,11 @@ class Normalization:
         `sentences`, their mean sentence embeddings `[N, H]` (means in float64, rounded to float32 as dnd does)."""
         if pooled is None:
             raise ValueError(f"{self.path} has a prompt head, which needs the prompts' pooled embeddings (`dnd embed` writes them as 'pooled')")
-        f = pooled.double().mean(0).float()
+        f = mean_row(pooled)
         if self.head_feature == "sentences":
             if sentences is None:
                 raise ValueError(f"{self.path} has a prompt head of sentences, which needs the prompts' mean sentence embeddings (`dnd embed` writes them as 'sentences')")
-            f = torch.cat([f, sentences.double().mean(0).float()])
+            f = torch.cat([f, mean_row(sentences)])
         return f
 
     def head_delta(self, pooled: Optional[torch.Tensor], sentences: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
