@@ -36,7 +36,7 @@ struct Embed: ParsableCommand {
         var sentenceCount = 0
         let sentences = try PromptHead.sentenceMeans(texts, pooled: pooled) { parts in
             sentenceCount = parts.count
-            return encoder.encode(parts, length: nil).pooled   // pooled is over every token, whatever the length
+            return try encoder.pooled(parts, cache: nil)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         var tensors = ["pooled": pooled, "sentences": sentences]

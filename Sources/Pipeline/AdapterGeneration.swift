@@ -84,7 +84,7 @@ public enum AdapterGeneration {
         let chosen = indices.map { records[$0].prompt }
         let encode: EmbeddingCache.Encode = { encoder.encode($0, length: config.length) }
         let (hidden, pooled) = try cache?.embed(chosen, encode: encode) ?? encode(chosen)   // [N, L, H], [N, H]
-        let sentences = bundle.needsSentences ? try PromptHead.sentenceMeans(chosen, pooled: pooled) { try cache?.embed($0, encode: encode).pooled ?? encode($0).pooled } : nil
+        let sentences = bundle.needsSentences ? try PromptHead.sentenceMeans(chosen, pooled: pooled) { try encoder.pooled($0, cache: cache) } : nil
         stage(.encodePrompts)
 
         var adapter = try bundle.generate(hidden: hidden, pooled: pooled, sentences: sentences)

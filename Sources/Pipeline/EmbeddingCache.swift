@@ -1,13 +1,16 @@
 import Foundation
 import SafeTensors
 import TensorCore
+import TextEncoder
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Token-level hidden states `[L, H]` and the pooled embedding `[H]` of each prompt, computed once and kept
-/// under `state/embeddings/`, keyed by SHA-256 of (encoder identity, L, prompt text). Bounded in bytes: the
-/// least recently used entries are evicted first (use refreshes an entry's modification time).
+/// under `state/embeddings/`, keyed by SHA-256 of (encoder identity, L, prompt text); and pooled-only entries `[H]`
+/// for texts whose token states are never read (the prompt head's sentences: `pooled(_:encode:)`), keyed by
+/// SHA-256 of (encoder identity, "pooled", text). Bounded in bytes: the least recently used entries are evicted
+/// first (use refreshes an entry's modification time).
 ///
 /// Opening a cache costs nothing per entry: what the folder holds is indexed once per process (`Index`, shared by
 /// every cache on the same folder, updated as entries are stored, used and evicted), so a job's cost does not grow
@@ -32,6 +35,10 @@ public final class EmbeddingCache: @unchecked Sendable {
 
     func key(_ prompt: String) -> String { Hashing.sha256Hex(parts: [encoderIdentity, String(length), prompt]) }
 
+    /// The key of a pooled-only entry: the pooled embedding is the mean over every token whatever `length` is, so the
+    /// length is not part of it, and the marker keeps it apart from a full entry of the same text.
+    func pooledKey(_ text: String) -> String { Hashing.sha256Hex(parts: [encoderIdentity, "pooled", text]) }
+
     /// The entry's path relative to `folder`: `<2 hex>/<key>.safetensors`.
     static func relativePath(_ key: String) -> String { String(key.prefix(2)) + "/" + key + ".safetensors" }
 
@@ -40,15 +47,47 @@ public final class EmbeddingCache: @unchecked Sendable {
     /// Embeds `prompts`, reading what the cache holds and encoding the rest (in one call to `encode`).
     /// Returns hidden `[N, L, H]` and pooled `[N, H]` in the order of `prompts`.
     public func embed(_ prompts: [String], encode: Encode) throws -> (hidden: Tensor, pooled: Tensor) {
-        var hidden: [Tensor?] = Array(repeating: nil, count: prompts.count)
-        var pooled: [Tensor?] = Array(repeating: nil, count: prompts.count)
+        let rows = try cached(prompts, key: key, read: { f -> (Tensor, Tensor)? in
+            guard let h = try? f.tensor("hidden"), let q = try? f.tensor("pooled"), h.shape.first == length else { return nil }
+            return (h.map { $0 }, q.map { $0 })
+        }, encode: { unique in
+            let (h, q) = try encode(unique)
+            guard h.rank == 3, h.shape[0] == unique.count, h.shape[1] == length, q.rank == 2, q.shape[0] == unique.count else {
+                throw DNDError("embedding cache: the encoder returned hidden \(h.shape) and pooled \(q.shape) for \(unique.count) prompts of length \(length)")
+            }
+            return (0..<unique.count).map { (h.row($0), q.row($0)) }
+        }, tensors: { ["hidden": $0.0, "pooled": $0.1] })
+        return (Tensor.stack(rows.map(\.0)), Tensor.stack(rows.map(\.1)))
+    }
+
+    /// The pooled embeddings `[N, H]` of `texts` alone (the prompt head's sentences): entries that hold no token
+    /// states, a few KB each instead of `length` × H floats. `encode` gives the pooled embeddings `[n, H]` of a batch.
+    public func pooled(_ texts: [String], encode: ([String]) throws -> Tensor) throws -> Tensor {
+        let rows = try cached(texts, key: pooledKey, read: { f -> Tensor? in
+            guard let q = try? f.tensor("pooled"), q.rank == 1 else { return nil }
+            return q.map { $0 }
+        }, encode: { unique in
+            let q = try encode(unique)
+            guard q.rank == 2, q.shape[0] == unique.count else {
+                throw DNDError("embedding cache: the encoder returned pooled \(q.shape) for \(unique.count) texts")
+            }
+            return (0..<unique.count).map { q.row($0) }
+        }, tensors: { ["pooled": $0] })
+        return Tensor.stack(rows)
+    }
+
+    /// One lookup for both entry kinds: reads the entries of `texts` that `read` accepts (`read` copies the tensors
+    /// out of the mapping, so entries can be evicted while the caller holds them), encodes the rest once each (in one
+    /// call), stores them and evicts beyond the bound. Rows in the order of `texts`.
+    private func cached<Row>(_ texts: [String], key: (String) -> String, read: (SafeTensorsFile) -> Row?,
+                             encode: ([String]) throws -> [Row], tensors: (Row) -> [String: Tensor]) throws -> [Row] {
+        var rows: [Row?] = Array(repeating: nil, count: texts.count)
         var missing: [Int] = []
-        for (i, p) in prompts.enumerated() {
-            let k = key(p)
+        for (i, t) in texts.enumerated() {
+            let k = key(t)
             let u = url(k)
-            if let f = try? SafeTensorsFile(url: u), let h = try? f.tensor("hidden"), let q = try? f.tensor("pooled"), h.shape.first == length {
-                // Copy out of the mapping so entries can be evicted while the caller holds the tensors.
-                hidden[i] = h.map { $0 }; pooled[i] = q.map { $0 }
+            if let f = try? SafeTensorsFile(url: u), let row = read(f) {
+                rows[i] = row
                 utimes(u.path, nil)  // the on-disk order of use, for the next process's index
                 index.used(EmbeddingCache.relativePath(k))
                 hits += 1
@@ -57,31 +96,24 @@ public final class EmbeddingCache: @unchecked Sendable {
             }
         }
         if !missing.isEmpty {
-            // Deduplicate: the same prompt twice is encoded once.
+            // Deduplicate: the same text twice is encoded once.
             var unique: [String] = [], slot: [String: Int] = [:]
-            for i in missing where slot[prompts[i]] == nil { slot[prompts[i]] = unique.count; unique.append(prompts[i]) }
-            let (h, q) = try encode(unique)
-            guard h.rank == 3, h.shape[0] == unique.count, h.shape[1] == length, q.rank == 2, q.shape[0] == unique.count else {
-                throw DNDError("embedding cache: the encoder returned hidden \(h.shape) and pooled \(q.shape) for \(unique.count) prompts of length \(length)")
-            }
-            for (j, p) in unique.enumerated() {
-                let hj = h.row(j), qj = q.row(j)
-                try store(p, hidden: hj, pooled: qj)
-                for i in missing where prompts[i] == p { hidden[i] = hj; pooled[i] = qj }
-            }
+            for i in missing where slot[texts[i]] == nil { slot[texts[i]] = unique.count; unique.append(texts[i]) }
+            let encoded = try encode(unique)
+            for (j, t) in unique.enumerated() { try store(key(t), tensors(encoded[j])) }
+            for i in missing { rows[i] = encoded[slot[texts[i]]!] }
             misses += unique.count
             try evictIfNeeded()
         }
-        return (Tensor.stack(hidden.map { $0! }), Tensor.stack(pooled.map { $0! }))
+        return rows.map { $0! }
     }
 
-    func store(_ prompt: String, hidden: Tensor, pooled: Tensor) throws {
-        let k = key(prompt)
-        let u = url(k)
+    func store(_ key: String, _ tensors: [String: Tensor]) throws {
+        let u = url(key)
         try Rename.makeFolder(u.deletingLastPathComponent())
-        try SafeTensorsWriter.write(["hidden": hidden, "pooled": pooled], to: u, metadata: ["encoder": encoderIdentity])
+        try SafeTensorsWriter.write(tensors, to: u, metadata: ["encoder": encoderIdentity])
         var st = stat()
-        if lstat(u.path, &st) == 0 { index.stored(EmbeddingCache.relativePath(k), bytes: Int(st.st_size)) }
+        if lstat(u.path, &st) == 0 { index.stored(EmbeddingCache.relativePath(key), bytes: Int(st.st_size)) }
     }
 
     /// Removes least recently used entries until the cache is at most 90% of `maxBytes`.
@@ -180,5 +212,14 @@ extension EmbeddingCache {
                 total -= e.bytes
             }
         }
+    }
+}
+
+extension SentenceEncoder {
+    /// The pooled embeddings `[N, H]` of `texts` (the prompt head's sentences), through `cache`'s pooled-only entries
+    /// when there is one; no token states are computed.
+    public func pooled(_ texts: [String], cache: EmbeddingCache?) throws -> Tensor {
+        let encode = { (batch: [String]) in self.encode(batch, length: nil).pooled }
+        return try cache?.pooled(texts, encode: encode) ?? encode(texts)
     }
 }

@@ -144,7 +144,7 @@ public enum GeneratorTraining {
             states.append(hidden)
             means[d.name] = Similarity.normalizedMean(pooled)
             if settings.effectiveHead != .none {
-                features.append(try PromptHead.feature(settings.headFeature, prompts: plan.prompts[i], pooled: pooled) { try cache.embed($0, encode: encode).pooled })
+                features.append(try PromptHead.feature(settings.headFeature, prompts: plan.prompts[i], pooled: pooled) { try encoder.pooled($0, cache: cache) })
             }
         }
         log("encoded prompts of \(zoo.datasets.count) datasets (\(cache.hits) cached, \(cache.misses) new)")

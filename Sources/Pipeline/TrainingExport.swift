@@ -57,7 +57,7 @@ public enum TrainingExport {
         let encode: EmbeddingCache.Encode = { encoder.encode($0, length: l) }
         let features = head == .none ? [] : try zoo.datasets.indices.map { i in
             try PromptHead.feature(settings.headFeature, prompts: plan.prompts[i], pooled: try cache.embed(plan.prompts[i], encode: encode).pooled) {
-                try cache.embed($0, encode: encode).pooled
+                try encoder.pooled($0, cache: cache)
             }
         }
         let meanOnly = try TargetNormalization.fit(datasets: zoo.datasets.map(\.adapters), hidden: [], targets: settings.targets, condition: .raw,

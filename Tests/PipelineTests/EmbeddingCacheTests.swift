@@ -1,6 +1,7 @@
 import DNDTestSupport
 import Foundation
 import Pipeline
+import SafeTensors
 import TensorCore
 import XCTest
 
@@ -32,6 +33,36 @@ final class EmbeddingCacheTests: XCTestCase {
         let other = try EmbeddingCache(folder: dir, encoderIdentity: "fake-2", length: 3)
         _ = try other.embed(["a"], encode: encode)
         XCTAssertEqual(calls.last, ["a"])
+    }
+
+    /// The prompt head's sentences need only their pooled embeddings: entries without token states, apart from the
+    /// full entries of the same text, and shared by caches of any length.
+    func testPooledOnlyEntriesHoldNoTokenStates() throws {
+        let dir = TestSupport.temporaryDirectory()
+        let cache = try EmbeddingCache(folder: dir, encoderIdentity: "fake", length: 3)
+        var pooledCalls: [[String]] = []
+        let pooledOnly = { (texts: [String]) -> Tensor in pooledCalls.append(texts); return self.encode(texts).pooled }
+        let p1 = try cache.pooled(["a", "bb", "a"], encode: pooledOnly)
+        XCTAssertEqual(pooledCalls, [["a", "bb"]], "duplicates are encoded once")
+        XCTAssertEqual(p1.shape, [3, 2])
+        XCTAssertEqual(p1.row(1).array, [2, 1])
+        XCTAssertEqual(p1.row(2), p1.row(0))
+        let entries = try FileManager.default.subpathsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") }
+        XCTAssertEqual(entries.count, 2)
+        for e in entries {
+            let f = try SafeTensorsFile(url: dir.appendingPathComponent(e))
+            XCTAssertEqual(f.names.sorted(), ["pooled"], "\(e) holds only the pooled row")
+        }
+        // Another length reads the same pooled entries; a full entry of the same text is its own.
+        let longer = try EmbeddingCache(folder: dir, encoderIdentity: "fake", length: 7)
+        let p2 = try longer.pooled(["bb", "a", "ccc"], encode: pooledOnly)
+        XCTAssertEqual(pooledCalls.last, ["ccc"])
+        XCTAssertEqual(longer.hits, 2)
+        XCTAssertEqual(p2.row(0), p1.row(1))
+        _ = try cache.embed(["a"], encode: encode)
+        XCTAssertEqual(calls.last, ["a"], "a pooled-only entry does not stand in for token states")
+        XCTAssertEqual(cache.misses, 3)
+        XCTAssertEqual(cache.bytes, try folderBytes(dir))
     }
 
     func testEvictsLeastRecentlyUsedBeyondBound() throws {

@@ -5,16 +5,20 @@
 For every held-out dataset of the root's suite it builds *head-only* adapters (the zoo's mean adapter plus the prompt
 head's part for the daemon's own choice of test prompts; the decoder's tokens left out, which measured equal to the
 full adapter on SmolLM2, README "The generator on a real model") and scores them with `dnd eval` on the dataset's test
-split, next to the base. A variant is FEATURE[@WEIGHT][*STRENGTH]:
+split, next to the base. A variant is FEATURE[@WEIGHT][^SCALE][*STRENGTH]:
 
     whole      a ridge head on the mean pooled embedding of the prompts (dnd's head_feature `prompts`)
     sentences  a ridge head on the mean over prompts of the mean embedding of each sentence of a prompt
     both       a ridge head on the two features concatenated (dnd's head_feature `sentences`, the default)
     WEIGHT     for `both`: the sentence half's weight in the head's kernel (its values times √WEIGHT; default 1)
+    SCALE      the head's part scaled by this factor (its weights α times SCALE, the zoo's mean as it is; default 1)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
 `--seed S` picks the prompts as `dnd generate --seed S` does; `--all-prompts` reads the head's feature from every test
 prompt instead (the decoder of a daemon job sees only its chosen prompts, the head could see the whole file).
+`--leave-one-out` scores the zoo's own datasets instead, each with the head and the zoo's mean fitted on the other
+zoo datasets (the decoder's tokens, trained on all of them, left out as always): a choice of variant validated there
+does not tune on the held-out datasets.
 The generator's own head is used for the variant of its feature (`whole` or `both`); the others are refitted with
 the generator's ridge (`head_ridge` in pipeline.json) on each zoo dataset's training prompts
 (`demo/data/<name>.train.jsonl`, the first `max_prompts_per_dataset`). It is a research tool for choosing what to
@@ -51,16 +55,17 @@ def run(cmd: List[str]) -> None:
         raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
 
 
-def parse_variant(v: str) -> Tuple[str, float, float]:
-    """FEATURE[@WEIGHT][*STRENGTH] → (feature, strength, weight)."""
+def parse_variant(v: str) -> Tuple[str, float, float, float]:
+    """FEATURE[@WEIGHT][^SCALE][*STRENGTH] → (feature, strength, weight, scale)."""
     head, _, strength = v.partition("*")
+    head, _, scale = head.partition("^")
     feature, at, weight = head.partition("@")
     if feature not in FEATURES:
-        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally @WEIGHT for both, *STRENGTH)")
+        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally @WEIGHT for both, ^SCALE, *STRENGTH)")
     if at and feature != "both":
         raise ValueError(f"variant '{v}': only both takes a sentence weight (@WEIGHT)")
     values = []
-    for name, text in (("strength", strength), ("weight", weight)):
+    for name, text in (("strength", strength), ("weight", weight), ("scale", scale)):
         try:
             x = float(text) if text else 1.0
         except ValueError:
@@ -68,7 +73,7 @@ def parse_variant(v: str) -> Tuple[str, float, float]:
         if not (x > 0 and x < float("inf")):
             raise ValueError(f"variant '{v}': the {name} must be a positive number")
         values.append(x)
-    return feature, values[0], values[1]
+    return feature, values[0], values[1], values[2]
 
 
 def weighted(feature: str, weight: float, f: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -137,10 +142,21 @@ def read_prompts(path: str) -> List[str]:
     return out
 
 
-def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, all_prompts: bool = False) -> Dict[str, Dict[str, float]]:
+def left_out_weights(alpha: torch.Tensor, i: int, scale: float) -> torch.Tensor:
+    """Weights over all n zoo datasets for a head fitted without dataset i (`alpha` `[n − 1]`, the others in order):
+    the left-out zoo's mean is the zoo's plus Ȳ₋ᵢ = −Yᵢ/(n − 1) (the residuals Y sum to zero), and its head adds
+    scale·Σⱼ αⱼ·(Yⱼ − Ȳ₋ᵢ), so Yᵢ gets (scale·Σα − 1)/(n − 1)."""
+    n = alpha.numel() + 1
+    a = scale * alpha.double()
+    return torch.cat([a[:i], torch.tensor([(a.sum().item() - 1) / (n - 1)], dtype=torch.float64), a[i:]])
+
+
+def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, all_prompts: bool = False,
+           leave_one_out: bool = False) -> Dict[str, Dict[str, float]]:
     """Accuracy per held-out dataset and variant (plus 'base'); writes the adapters and dnd eval's JSON under `out`.
     The head's feature is read from the prompts the daemon conditions the decoder on, or from every prompt of the
-    test split with `all_prompts`."""
+    test split with `all_prompts`. With `leave_one_out` the datasets scored are the zoo's own, each with a head (and
+    zoo mean) fitted on the other zoo datasets: a validation that does not touch the held-out datasets."""
     gen = os.path.join(root, "state", "generator")
     norm = Normalization(gen)
     if norm.head_projection is None:
@@ -157,9 +173,10 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     parsed = [parse_variant(v) for v in variants]
     own = ("whole" if norm.head_feature == "prompts" else "both", 1.0)
     heads: Dict[Tuple[str, float], Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
-    if any((f, w) != own for f, _, w in parsed):
+    zoo: List[Dict[str, torch.Tensor]] = []
+    if leave_one_out or any((f, w) != own for f, _, w, _ in parsed):
         zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
-        for f, _, w in parsed:
+        for f, _, w, _ in parsed:
             if (f, w) not in heads:
                 heads[(f, w)] = ridge_projection(torch.stack([weighted(f, w, z) for z in zoo]), ridge)
     zoo_folder = os.path.join(root, "checkpoints", names[0])
@@ -168,7 +185,7 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
         raise ValueError(f"{zoo_folder}: no checkpoint-<step> folder to take adapter_config.json from; rerun `dnd demo`")
     example = os.path.join(zoo_folder, steps[-1], "adapter_config.json")
     results: Dict[str, Dict[str, float]] = {}
-    for h in held:
+    for h in (names if leave_one_out else held):
         test = os.path.join(data, f"{h}.test.jsonl")
         prompts = read_prompts(test)
         if all_prompts:
@@ -177,10 +194,15 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
             chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
             feats = features(embedder, chosen, f"test-{h}-seed{seed}")
         adapters = []
-        for v, (f, s, w) in zip(variants, parsed):
-            mean, projection = heads[(f, w)]
-            alpha = projection @ (weighted(f, w, feats) - mean)
-            folder = os.path.join(out, h, v.replace("*", "x").replace("@", "w"))
+        for v, (f, s, w, g) in zip(variants, parsed):
+            if leave_one_out:
+                i = names.index(h)
+                mean, projection = ridge_projection(torch.stack([weighted(f, w, z) for j, z in enumerate(zoo) if j != i]), ridge)
+                alpha = left_out_weights(projection @ (weighted(f, w, feats) - mean), i, g)
+            else:
+                mean, projection = heads[(f, w)]
+                alpha = g * (projection @ (weighted(f, w, feats) - mean))
+            folder = os.path.join(out, h, v.replace("*", "x").replace("@", "w").replace("^", "g"))
             os.makedirs(folder, exist_ok=True)
             shutil.copy(example, os.path.join(folder, "adapter_config.json"))
             save(head_adapter(norm, alpha, s), os.path.join(folder, "adapter_model.safetensors"))
@@ -199,16 +221,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dnd_torch.head_screen", description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, help="a root built by `dnd demo` (or one of its demo/seeds/seed-K)")
     ap.add_argument("--out", required=True, help="where the adapters, embeddings and tables go")
-    ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[*STRENGTH] (see above)")
+    ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[@WEIGHT][^SCALE][*STRENGTH] (see above)")
     ap.add_argument("--dnd", default=os.path.join(".build", "release", "dnd"), help="the dnd binary")
     ap.add_argument("--seed", type=int, default=0, help="prompt choice seed (the daemon's is 0)")
     ap.add_argument("--all-prompts", action="store_true", help="the head's feature from every test prompt, not the daemon's choice")
+    ap.add_argument("--leave-one-out", action="store_true",
+                    help="score the zoo's own datasets, each with a head and mean fitted on the other zoo datasets")
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     try:
         for v in variants:
             parse_variant(v)
-        results = screen(args.root, args.out, variants, args.dnd, args.seed, args.all_prompts)
+        results = screen(args.root, args.out, variants, args.dnd, args.seed, args.all_prompts, args.leave_one_out)
     except (ValueError, OSError) as e:
         print(f"head_screen: {e}", file=sys.stderr)
         return 1

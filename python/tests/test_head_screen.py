@@ -8,7 +8,7 @@ import unittest
 import _support  # noqa: F401
 import torch
 
-from dnd_torch.head_screen import head_adapter, parse_variant, ridge_projection, weighted
+from dnd_torch.head_screen import head_adapter, left_out_weights, parse_variant, ridge_projection, weighted
 from dnd_torch.normalization import Normalization
 from dnd_torch.safetensors_io import save
 
@@ -73,10 +73,24 @@ class HeadScreenTests(unittest.TestCase):
         _, shrunk = ridge_projection(x, 1.0)
         self.assertLess((shrunk @ (x[0] - mean))[0].item(), 0.75 - 0.1)   # a real ridge shrinks toward the mean
 
+    def test_left_out_weights_give_the_head_and_mean_of_the_other_datasets(self):
+        g = torch.Generator().manual_seed(3)
+        means = torch.randn(4, 6, generator=g, dtype=torch.float64)   # the datasets' mean adapters
+        zoo_mean = means.mean(0)
+        y = means - zoo_mean                                            # the stored centred residuals
+        alpha = torch.randn(3, generator=g, dtype=torch.float64)
+        for i in range(4):
+            others = torch.cat([means[:i], means[i + 1:]])
+            expected = others.mean(0) + 1.5 * alpha @ (others - others.mean(0))
+            got = zoo_mean + left_out_weights(alpha, i, 1.5) @ y
+            self.assertLess((got - expected).abs().max().item(), 1e-12)
+
     def test_variants(self):
-        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0))
-        self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0))
-        self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5))
+        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0, 1.0))
+        self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0, 1.0))
+        self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5, 1.0))
+        self.assertEqual(parse_variant("both@2^0.6*1.1"), ("both", 1.1, 2.0, 0.6))
+        self.assertEqual(parse_variant("whole^1.25"), ("whole", 1.0, 1.0, 1.25))
         f = {"whole": torch.ones(2, dtype=torch.float64), "sentences": torch.full((2,), 2.0, dtype=torch.float64)}
         self.assertEqual(weighted("both", 4.0, f).tolist(), [1.0, 1.0, 4.0, 4.0])
         self.assertEqual(weighted("whole", 4.0, f).tolist(), [1.0, 1.0])
@@ -88,6 +102,8 @@ class HeadScreenTests(unittest.TestCase):
             parse_variant("tokens")
         with self.assertRaisesRegex(ValueError, "positive"):
             parse_variant("whole*-1")
+        with self.assertRaisesRegex(ValueError, "the scale must be a positive number"):
+            parse_variant("both^0")
 
 
 if __name__ == "__main__":
