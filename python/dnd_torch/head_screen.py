@@ -10,7 +10,11 @@ split, next to the base. A variant is FEATURE[@WEIGHT][^SCALE][*STRENGTH]:
     whole      a ridge head on the mean pooled embedding of the prompts (dnd's head_feature `prompts`)
     sentences  a ridge head on the mean over prompts of the mean embedding of each sentence of a prompt
     both       a ridge head on the two features concatenated (dnd's head_feature `sentences`, the default)
-    WEIGHT     for `both`: the sentence half's weight in the head's kernel (its values times √WEIGHT; default 1)
+    match      kernel ridge on a sentence-matching kernel, K(A, B) = Σ w_a·w_b·exp((cos(a, b) − 1)/TAU) over the
+               sentences a of one prompt set and b of another (each prompt weighs 1, shared among its sentences)
+    mix        the kernels of `both` and `match` added, each divided by its trace on the zoo
+    WEIGHT     for `both`: the sentence half's weight in the head's kernel (its values times √WEIGHT; default 1);
+               for `match` and `mix`: TAU (default 0.2)
     SCALE      the head's part scaled by this factor (its weights α times SCALE, the zoo's mean as it is; default 1)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
@@ -46,6 +50,9 @@ from .safetensors_io import SafeTensorsFile, save
 from .seeded_rng import select_prompts
 
 FEATURES = ("whole", "sentences", "both")
+KERNELS = ("match", "mix")
+# Unicode's White_Space property, as dnd's PromptHead.sentences reads it.
+WHITE_SPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(map(chr, range(0x2000, 0x200B)))
 
 
 def run(cmd: List[str]) -> None:
@@ -60,10 +67,12 @@ def parse_variant(v: str) -> Tuple[str, float, float, float]:
     head, _, strength = v.partition("*")
     head, _, scale = head.partition("^")
     feature, at, weight = head.partition("@")
-    if feature not in FEATURES:
-        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES)} (optionally @WEIGHT for both, ^SCALE, *STRENGTH)")
-    if at and feature != "both":
-        raise ValueError(f"variant '{v}': only both takes a sentence weight (@WEIGHT)")
+    if feature not in FEATURES + KERNELS:
+        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES + KERNELS)} (optionally @WEIGHT for both, @TAU for match and mix, ^SCALE, *STRENGTH)")
+    if at and feature not in ("both",) + KERNELS:
+        raise ValueError(f"variant '{v}': only both takes a sentence weight (@WEIGHT), and match and mix a TAU")
+    if feature in KERNELS and not weight:
+        weight = "0.2"
     values = []
     for name, text in (("strength", strength), ("weight", weight), ("scale", scale)):
         try:
@@ -81,6 +90,51 @@ def weighted(feature: str, weight: float, f: Dict[str, torch.Tensor]) -> torch.T
     if feature != "both" or weight == 1.0:
         return f[feature]
     return torch.cat([f["whole"], weight ** 0.5 * f["sentences"]])
+
+
+def split_sentences(prompt: str) -> List[str]:
+    """dnd's PromptHead.sentences: the trimmed text split after `.`, `?` or `!` followed by white space."""
+    text = prompt.strip("".join(WHITE_SPACE))
+    out, start, i = [], 0, 0
+    while i < len(text):
+        if i > 0 and text[i - 1] in "?!." and text[i] in WHITE_SPACE:
+            j = i
+            while j < len(text) and text[j] in WHITE_SPACE:
+                j += 1
+            out.append(text[start:i])
+            start = i = j
+        else:
+            i += 1
+    if start < len(text):
+        out.append(text[start:])
+    return out or [text]
+
+
+def sentence_set(embedder: "Embedder", prompts: Sequence[str], name: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The unit-length embeddings `[m, H]` of the distinct sentences of `prompts` and their weights `[m]` (each prompt
+    weighs 1/len(prompts), shared evenly among its sentences): the set the `match` kernel compares."""
+    weights: Dict[str, float] = {}
+    for p in prompts:
+        parts = split_sentences(p)
+        for t in parts:
+            weights[t] = weights.get(t, 0.0) + 1.0 / len(parts) / len(prompts)
+    pooled, _ = embedder.embed(list(weights), name)
+    return pooled / pooled.norm(dim=1, keepdim=True), torch.tensor(list(weights.values()), dtype=torch.float64)
+
+
+def match_kernel(a: Tuple[torch.Tensor, torch.Tensor], b: Tuple[torch.Tensor, torch.Tensor], tau: float) -> float:
+    """Σ w_a·w_b·exp((cos(a, b) − 1)/τ) over two sentence sets."""
+    return (a[1] @ torch.exp((a[0] @ b[0].T - 1) / tau) @ b[1]).item()
+
+
+def kernel_weights(gram: torch.Tensor, k: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Kernel ridge in the dual, centred: α = (Kc + λ·tr(Kc)/n·I)⁻¹·k̃ for the zoo's Gram `[n, n]` and a condition's
+    kernel values `k` `[n]`; with K = X·Xᵀ and k = X·f it is dnd's PromptHead (P·(f − X̄))."""
+    n = gram.shape[0]
+    c = torch.eye(n, dtype=torch.float64) - 1.0 / n
+    kc = c @ gram @ c
+    centred = k - k.mean() - gram.mean(1) + gram.mean()
+    return torch.linalg.solve(kc + ridge * kc.trace() / n * torch.eye(n, dtype=torch.float64), centred)
 
 
 def ridge_projection(features: torch.Tensor, ridge: float) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -174,11 +228,49 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     own = ("whole" if norm.head_feature == "prompts" else "both", 1.0)
     heads: Dict[Tuple[str, float], Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
     zoo: List[Dict[str, torch.Tensor]] = []
+    zoo_sets: List[Tuple[torch.Tensor, torch.Tensor]] = []
     if leave_one_out or any((f, w) != own for f, _, w, _ in parsed):
-        zoo = [features(embedder, read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap], "train-" + n) for n in names]
+        zoo_prompts = [read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap] for n in names]
+        zoo = [features(embedder, p, "train-" + n) for p, n in zip(zoo_prompts, names)]
+        if any(f in KERNELS for f, _, _, _ in parsed):
+            zoo_sets = [sentence_set(embedder, p, "train-sentences-" + n) for p, n in zip(zoo_prompts, names)]
         for f, _, w, _ in parsed:
-            if (f, w) not in heads:
+            if f in FEATURES and (f, w) not in heads:
                 heads[(f, w)] = ridge_projection(torch.stack([weighted(f, w, z) for z in zoo]), ridge)
+
+    def linear(f: str, w: float, job: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([weighted(f, w, z) for z in zoo]) @ weighted(f, w, job)
+
+    def matching(tau: float, job: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return torch.tensor([match_kernel(job, z, tau) for z in zoo_sets], dtype=torch.float64)
+
+    def centred_trace(g: torch.Tensor) -> float:
+        c = torch.eye(g.shape[0], dtype=torch.float64) - 1.0 / g.shape[0]
+        return (c @ g @ c).trace().item()
+
+    # The zoo's Gram per kernel variant (and per feature variant for the leave-one-out refits); `mix` divides each
+    # kernel by its centred trace on the whole zoo.
+    grams: Dict[Tuple[str, float], torch.Tensor] = {}
+    mix_scale: Dict[float, Tuple[float, float]] = {}
+    for f, _, w, _ in parsed:
+        if (f, w) in grams or not (leave_one_out or f in KERNELS):
+            continue
+        if f in FEATURES:
+            grams[(f, w)] = torch.stack([linear(f, w, z) for z in zoo])
+            continue
+        gm = torch.stack([matching(w, z) for z in zoo_sets])
+        if f == "mix":
+            gl = torch.stack([linear("both", 1.0, z) for z in zoo])
+            mix_scale[w] = (1 / centred_trace(gl), 1 / centred_trace(gm))
+            gm = gl * mix_scale[w][0] + gm * mix_scale[w][1]
+        grams[(f, w)] = gm
+
+    def kernel_values(f: str, w: float, job: Dict[str, torch.Tensor], job_set: Optional[Tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        if f in FEATURES:
+            return linear(f, w, job)
+        km = matching(w, job_set)
+        return km if f == "match" else linear("both", 1.0, job) * mix_scale[w][0] + km * mix_scale[w][1]
+
     zoo_folder = os.path.join(root, "checkpoints", names[0])
     steps = sorted((c for c in os.listdir(zoo_folder) if re.fullmatch(r"checkpoint-\d+", c)), key=lambda c: int(c.split("-")[1]))
     if not steps:
@@ -188,17 +280,19 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     for h in (names if leave_one_out else held):
         test = os.path.join(data, f"{h}.test.jsonl")
         prompts = read_prompts(test)
-        if all_prompts:
-            feats = features(embedder, prompts, f"test-{h}-all")
-        else:
-            chosen = [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
-            feats = features(embedder, chosen, f"test-{h}-seed{seed}")
+        chosen = prompts if all_prompts else [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
+        job = f"test-{h}-all" if all_prompts else f"test-{h}-seed{seed}"
+        feats = features(embedder, chosen, job)
+        job_set = sentence_set(embedder, chosen, job + "-sentences") if zoo_sets else None
         adapters = []
         for v, (f, s, w, g) in zip(variants, parsed):
             if leave_one_out:
                 i = names.index(h)
-                mean, projection = ridge_projection(torch.stack([weighted(f, w, z) for j, z in enumerate(zoo) if j != i]), ridge)
-                alpha = left_out_weights(projection @ (weighted(f, w, feats) - mean), i, g)
+                keep = [j for j in range(len(names)) if j != i]
+                k = kernel_values(f, w, feats, job_set)
+                alpha = left_out_weights(kernel_weights(grams[(f, w)][keep][:, keep], k[keep], ridge), i, g)
+            elif f in KERNELS:
+                alpha = g * kernel_weights(grams[(f, w)], kernel_values(f, w, feats, job_set), ridge)
             else:
                 mean, projection = heads[(f, w)]
                 alpha = g * (projection @ (weighted(f, w, feats) - mean))

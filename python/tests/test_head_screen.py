@@ -8,7 +8,8 @@ import unittest
 import _support  # noqa: F401
 import torch
 
-from dnd_torch.head_screen import head_adapter, left_out_weights, parse_variant, ridge_projection, weighted
+from dnd_torch.head_screen import (head_adapter, kernel_weights, left_out_weights, match_kernel, parse_variant, ridge_projection,
+                                   split_sentences, weighted)
 from dnd_torch.normalization import Normalization
 from dnd_torch.safetensors_io import save
 
@@ -85,12 +86,43 @@ class HeadScreenTests(unittest.TestCase):
             got = zoo_mean + left_out_weights(alpha, i, 1.5) @ y
             self.assertLess((got - expected).abs().max().item(), 1e-12)
 
+    def test_sentence_split_is_dnds(self):
+        # The cases of dnd's PromptHeadTests.testSentencesSplitAfterAnEndMarkAndWhiteSpace.
+        self.assertEqual(split_sentences("What is the plural of cat? Put the answer in square brackets."),
+                         ["What is the plural of cat?", "Put the answer in square brackets."])
+        self.assertEqual(split_sentences("Reply in the form Answer: <answer>."), ["Reply in the form Answer: <answer>."])
+        self.assertEqual(split_sentences("  no end mark \n"), ["no end mark"])
+        self.assertEqual(split_sentences("One.\r\n\tTwo!  Three?Four 3.5 five."), ["One.", "Two!", "Three?Four 3.5 five."])
+        self.assertEqual(split_sentences("Café.\u3000Naïve\u00a0text.\u2029End"), ["Café.", "Naïve\u00a0text.", "End"])
+        self.assertEqual(split_sentences(" \t "), [""])
+        self.assertEqual(split_sentences("..."), ["..."])
+        self.assertEqual(split_sentences("Stop.\x1cNext"), ["Stop.\x1cNext"], "a file separator is not White_Space")
+
+    def test_dual_kernel_ridge_is_the_heads_formula(self):
+        g = torch.Generator().manual_seed(5)
+        x = torch.randn(6, 9, generator=g, dtype=torch.float64)
+        f = torch.randn(9, generator=g, dtype=torch.float64)
+        for ridge in (1e-3, 0.5):
+            mean, projection = ridge_projection(x, ridge)
+            dual = kernel_weights(x @ x.T, x @ f, ridge)
+            self.assertLess((dual - projection @ (f - mean)).abs().max().item(), 1e-9)
+
+    def test_match_kernel(self):
+        e = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.6, 0.8]], dtype=torch.float64), dim=1)
+        a = (e[:1], torch.tensor([1.0], dtype=torch.float64))
+        b = (e, torch.tensor([0.25, 0.75], dtype=torch.float64))
+        self.assertAlmostEqual(match_kernel(a, a, 0.2), 1.0)
+        self.assertAlmostEqual(match_kernel(a, b, 0.2), 0.25 + 0.75 * torch.exp(torch.tensor(-0.4 / 0.2)).item())
+        self.assertAlmostEqual(match_kernel(b, a, 0.5), match_kernel(a, b, 0.5))
+
     def test_variants(self):
         self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0, 1.0))
         self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0, 1.0))
         self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5, 1.0))
         self.assertEqual(parse_variant("both@2^0.6*1.1"), ("both", 1.1, 2.0, 0.6))
         self.assertEqual(parse_variant("whole^1.25"), ("whole", 1.0, 1.0, 1.25))
+        self.assertEqual(parse_variant("match"), ("match", 1.0, 0.2, 1.0))
+        self.assertEqual(parse_variant("mix@0.5^2"), ("mix", 1.0, 0.5, 2.0))
         f = {"whole": torch.ones(2, dtype=torch.float64), "sentences": torch.full((2,), 2.0, dtype=torch.float64)}
         self.assertEqual(weighted("both", 4.0, f).tolist(), [1.0, 1.0, 4.0, 4.0])
         self.assertEqual(weighted("whole", 4.0, f).tolist(), [1.0, 1.0])
@@ -98,7 +130,7 @@ class HeadScreenTests(unittest.TestCase):
             parse_variant("whole@2")
         with self.assertRaisesRegex(ValueError, "the weight must be a positive number"):
             parse_variant("both@x")
-        with self.assertRaisesRegex(ValueError, "must be one of whole, sentences, both"):
+        with self.assertRaisesRegex(ValueError, "must be one of whole, sentences, both, match, mix"):
             parse_variant("tokens")
         with self.assertRaisesRegex(ValueError, "positive"):
             parse_variant("whole*-1")
