@@ -5,7 +5,7 @@
 For every held-out dataset of the root's suite it builds *head-only* adapters (the zoo's mean adapter plus the prompt
 head's part for the daemon's own choice of test prompts; the decoder's tokens left out, which measured equal to the
 full adapter on SmolLM2, README "The generator on a real model") and scores them with `dnd eval` on the dataset's test
-split, next to the base. A variant is FEATURE[@WEIGHT][^SCALE][*STRENGTH]:
+split, next to the base. A variant is FEATURE[@WEIGHT][~RIDGE][^SCALE][*STRENGTH]:
 
     whole      a ridge head on the mean pooled embedding of the prompts (dnd's head_feature `prompts`)
     sentences  a ridge head on the mean over prompts of the mean embedding of each sentence of a prompt
@@ -15,6 +15,7 @@ split, next to the base. A variant is FEATURE[@WEIGHT][^SCALE][*STRENGTH]:
     mix        the kernels of `both` and `match` added, each divided by its trace on the zoo
     WEIGHT     for `both`: the sentence half's weight in the head's kernel (its values times √WEIGHT; default 1);
                for `match` and `mix`: TAU (default 0.2)
+    RIDGE      the relative ridge λ of a refitted head (default: the generator's `head_ridge`)
     SCALE      the head's part scaled by this factor (its weights α times SCALE, the zoo's mean as it is; default 1)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
@@ -62,10 +63,11 @@ def run(cmd: List[str]) -> None:
         raise ValueError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
 
 
-def parse_variant(v: str) -> Tuple[str, float, float, float]:
-    """FEATURE[@WEIGHT][^SCALE][*STRENGTH] → (feature, strength, weight, scale)."""
+def parse_variant(v: str) -> Tuple[str, float, float, float, Optional[float]]:
+    """FEATURE[@WEIGHT][~RIDGE][^SCALE][*STRENGTH] → (feature, strength, weight, scale, ridge or None)."""
     head, _, strength = v.partition("*")
     head, _, scale = head.partition("^")
+    head, tilde, ridge = head.partition("~")
     feature, at, weight = head.partition("@")
     if feature not in FEATURES + KERNELS:
         raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES + KERNELS)} (optionally @WEIGHT for both, @TAU for match and mix, ^SCALE, *STRENGTH)")
@@ -74,7 +76,7 @@ def parse_variant(v: str) -> Tuple[str, float, float, float]:
     if feature in KERNELS and not weight:
         weight = "0.2"
     values = []
-    for name, text in (("strength", strength), ("weight", weight), ("scale", scale)):
+    for name, text in (("strength", strength), ("weight", weight), ("scale", scale), ("ridge", ridge)):
         try:
             x = float(text) if text else 1.0
         except ValueError:
@@ -82,7 +84,7 @@ def parse_variant(v: str) -> Tuple[str, float, float, float]:
         if not (x > 0 and x < float("inf")):
             raise ValueError(f"variant '{v}': the {name} must be a positive number")
         values.append(x)
-    return feature, values[0], values[1], values[2]
+    return feature, values[0], values[1], values[2], values[3] if tilde else None
 
 
 def weighted(feature: str, weight: float, f: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -224,19 +226,20 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     held = [f"{p['task']}-{p['format']}" for p in settings["plan"] if p["role"] != "train"]
     data = os.path.join(root, "demo", "data")
     embedder = Embedder(dnd, os.path.join(out, "embeddings"))
-    parsed = [parse_variant(v) for v in variants]
-    own = ("whole" if norm.head_feature == "prompts" else "both", 1.0)
-    heads: Dict[Tuple[str, float], Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
+    # (feature, strength, weight, scale, ridge) with the variant's ridge or the generator's.
+    parsed = [(f, s, w, g, ridge if r is None else r) for f, s, w, g, r in map(parse_variant, variants)]
+    own = ("whole" if norm.head_feature == "prompts" else "both", 1.0, ridge)
+    heads: Dict[Tuple[str, float, float], Tuple[torch.Tensor, torch.Tensor]] = {own: (norm.head_mean.double(), norm.head_projection.double())}
     zoo: List[Dict[str, torch.Tensor]] = []
     zoo_sets: List[Tuple[torch.Tensor, torch.Tensor]] = []
-    if leave_one_out or any((f, w) != own for f, _, w, _ in parsed):
+    if leave_one_out or any((f, w, r) != own for f, _, w, _, r in parsed):
         zoo_prompts = [read_prompts(os.path.join(data, f"{n}.train.jsonl"))[:cap] for n in names]
         zoo = [features(embedder, p, "train-" + n) for p, n in zip(zoo_prompts, names)]
-        if any(f in KERNELS for f, _, _, _ in parsed):
+        if any(f in KERNELS for f, *_ in parsed):
             zoo_sets = [sentence_set(embedder, p, "train-sentences-" + n) for p, n in zip(zoo_prompts, names)]
-        for f, _, w, _ in parsed:
-            if f in FEATURES and (f, w) not in heads:
-                heads[(f, w)] = ridge_projection(torch.stack([weighted(f, w, z) for z in zoo]), ridge)
+        for f, _, w, _, r in parsed:
+            if f in FEATURES and (f, w, r) not in heads:
+                heads[(f, w, r)] = ridge_projection(torch.stack([weighted(f, w, z) for z in zoo]), r)
 
     def linear(f: str, w: float, job: Dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.stack([weighted(f, w, z) for z in zoo]) @ weighted(f, w, job)
@@ -252,7 +255,7 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     # kernel by its centred trace on the whole zoo.
     grams: Dict[Tuple[str, float], torch.Tensor] = {}
     mix_scale: Dict[float, Tuple[float, float]] = {}
-    for f, _, w, _ in parsed:
+    for f, _, w, _, _ in parsed:
         if (f, w) in grams or not (leave_one_out or f in KERNELS):
             continue
         if f in FEATURES:
@@ -285,18 +288,18 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
         feats = features(embedder, chosen, job)
         job_set = sentence_set(embedder, chosen, job + "-sentences") if zoo_sets else None
         adapters = []
-        for v, (f, s, w, g) in zip(variants, parsed):
+        for v, (f, s, w, g, r) in zip(variants, parsed):
             if leave_one_out:
                 i = names.index(h)
                 keep = [j for j in range(len(names)) if j != i]
                 k = kernel_values(f, w, feats, job_set)
-                alpha = left_out_weights(kernel_weights(grams[(f, w)][keep][:, keep], k[keep], ridge), i, g)
+                alpha = left_out_weights(kernel_weights(grams[(f, w)][keep][:, keep], k[keep], r), i, g)
             elif f in KERNELS:
-                alpha = g * kernel_weights(grams[(f, w)], kernel_values(f, w, feats, job_set), ridge)
+                alpha = g * kernel_weights(grams[(f, w)], kernel_values(f, w, feats, job_set), r)
             else:
-                mean, projection = heads[(f, w)]
+                mean, projection = heads[(f, w, r)]
                 alpha = g * (projection @ (weighted(f, w, feats) - mean))
-            folder = os.path.join(out, h, v.replace("*", "x").replace("@", "w").replace("^", "g"))
+            folder = os.path.join(out, h, v.replace("*", "x").replace("@", "w").replace("^", "g").replace("~", "r"))
             os.makedirs(folder, exist_ok=True)
             shutil.copy(example, os.path.join(folder, "adapter_config.json"))
             save(head_adapter(norm, alpha, s), os.path.join(folder, "adapter_model.safetensors"))
@@ -315,7 +318,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dnd_torch.head_screen", description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, help="a root built by `dnd demo` (or one of its demo/seeds/seed-K)")
     ap.add_argument("--out", required=True, help="where the adapters, embeddings and tables go")
-    ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[@WEIGHT][^SCALE][*STRENGTH] (see above)")
+    ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[@WEIGHT][~RIDGE][^SCALE][*STRENGTH] (see above)")
     ap.add_argument("--dnd", default=os.path.join(".build", "release", "dnd"), help="the dnd binary")
     ap.add_argument("--seed", type=int, default=0, help="prompt choice seed (the daemon's is 0)")
     ap.add_argument("--all-prompts", action="store_true", help="the head's feature from every test prompt, not the daemon's choice")

@@ -116,13 +116,14 @@ class HeadScreenTests(unittest.TestCase):
         self.assertAlmostEqual(match_kernel(b, a, 0.5), match_kernel(a, b, 0.5))
 
     def test_variants(self):
-        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0, 1.0))
-        self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0, 1.0))
-        self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5, 1.0))
-        self.assertEqual(parse_variant("both@2^0.6*1.1"), ("both", 1.1, 2.0, 0.6))
-        self.assertEqual(parse_variant("whole^1.25"), ("whole", 1.0, 1.0, 1.25))
-        self.assertEqual(parse_variant("match"), ("match", 1.0, 0.2, 1.0))
-        self.assertEqual(parse_variant("mix@0.5^2"), ("mix", 1.0, 0.5, 2.0))
+        self.assertEqual(parse_variant("both*1.3"), ("both", 1.3, 1.0, 1.0, None))
+        self.assertEqual(parse_variant("whole"), ("whole", 1.0, 1.0, 1.0, None))
+        self.assertEqual(parse_variant("both@0.5*2"), ("both", 2.0, 0.5, 1.0, None))
+        self.assertEqual(parse_variant("both@2^0.6*1.1"), ("both", 1.1, 2.0, 0.6, None))
+        self.assertEqual(parse_variant("whole^1.25"), ("whole", 1.0, 1.0, 1.25, None))
+        self.assertEqual(parse_variant("both@2~0.1^0.5*1.2"), ("both", 1.2, 2.0, 0.5, 0.1))
+        self.assertEqual(parse_variant("match"), ("match", 1.0, 0.2, 1.0, None))
+        self.assertEqual(parse_variant("mix@0.5^2"), ("mix", 1.0, 0.5, 2.0, None))
         f = {"whole": torch.ones(2, dtype=torch.float64), "sentences": torch.full((2,), 2.0, dtype=torch.float64)}
         self.assertEqual(weighted("both", 4.0, f).tolist(), [1.0, 1.0, 4.0, 4.0])
         self.assertEqual(weighted("whole", 4.0, f).tolist(), [1.0, 1.0])
@@ -136,6 +137,8 @@ class HeadScreenTests(unittest.TestCase):
             parse_variant("whole*-1")
         with self.assertRaisesRegex(ValueError, "the scale must be a positive number"):
             parse_variant("both^0")
+        with self.assertRaisesRegex(ValueError, "the ridge must be a positive number"):
+            parse_variant("whole~-1")
 
 
 if __name__ == "__main__":
