@@ -70,7 +70,7 @@ def parse_variant(v: str) -> Tuple[str, float, float, float, Optional[float]]:
     head, tilde, ridge = head.partition("~")
     feature, at, weight = head.partition("@")
     if feature not in FEATURES + KERNELS:
-        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES + KERNELS)} (optionally @WEIGHT for both, @TAU for match and mix, ^SCALE, *STRENGTH)")
+        raise ValueError(f"variant '{v}': the feature must be one of {', '.join(FEATURES + KERNELS)} (optionally @WEIGHT for both, @TAU for match and mix, ~RIDGE, ^SCALE, *STRENGTH)")
     if at and feature not in ("both",) + KERNELS:
         raise ValueError(f"variant '{v}': only both takes a sentence weight (@WEIGHT), and match and mix a TAU")
     if feature in KERNELS and not weight:
