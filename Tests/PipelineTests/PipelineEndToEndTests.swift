@@ -126,7 +126,7 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertThrowsError(try bundle.generate(hidden: hidden, pooled: pooled)) {
             XCTAssertEqual("\($0)", "this generator's prompt head reads the prompts' sentences; give their mean sentence embeddings")
         }
-        let sentences = try PromptHead.sentenceMeans(prompts, pooled: pooled) { try self.encoder().encode($0, length: 16).pooled }
+        let sentences = try PromptHead.sentenceMeans(prompts, pooled: pooled) { try self.encoder().pooled($0, cache: nil) }
         let a = try bundle.generate(hidden: hidden, pooled: pooled, sentences: sentences)
         let b = try bundle.generate(hidden: hidden, pooled: pooled, sentences: pooled)   // another feature, another adapter
         let site = LoRASite(layer: 0, module: .q_proj)

@@ -129,12 +129,17 @@ def match_kernel(a: Tuple[torch.Tensor, torch.Tensor], b: Tuple[torch.Tensor, to
     return (a[1] @ torch.exp((a[0] @ b[0].T - 1) / tau) @ b[1]).item()
 
 
+def centre(gram: torch.Tensor) -> torch.Tensor:
+    """A Gram matrix `[n, n]` of centred points: C·K·C with C = I − 1/n."""
+    c = torch.eye(gram.shape[0], dtype=torch.float64) - 1.0 / gram.shape[0]
+    return c @ gram @ c
+
+
 def kernel_weights(gram: torch.Tensor, k: torch.Tensor, ridge: float) -> torch.Tensor:
     """Kernel ridge in the dual, centred: α = (Kc + λ·tr(Kc)/n·I)⁻¹·k̃ for the zoo's Gram `[n, n]` and a condition's
     kernel values `k` `[n]`; with K = X·Xᵀ and k = X·f it is dnd's PromptHead (P·(f − X̄))."""
     n = gram.shape[0]
-    c = torch.eye(n, dtype=torch.float64) - 1.0 / n
-    kc = c @ gram @ c
+    kc = centre(gram)
     centred = k - k.mean() - gram.mean(1) + gram.mean()
     return torch.linalg.solve(kc + ridge * kc.trace() / n * torch.eye(n, dtype=torch.float64), centred)
 
@@ -247,10 +252,6 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     def matching(tau: float, job: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return torch.tensor([match_kernel(job, z, tau) for z in zoo_sets], dtype=torch.float64)
 
-    def centred_trace(g: torch.Tensor) -> float:
-        c = torch.eye(g.shape[0], dtype=torch.float64) - 1.0 / g.shape[0]
-        return (c @ g @ c).trace().item()
-
     # The zoo's Gram per kernel variant (and per feature variant for the leave-one-out refits); `mix` divides each
     # kernel by its centred trace on the whole zoo.
     grams: Dict[Tuple[str, float], torch.Tensor] = {}
@@ -264,7 +265,7 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
         gm = torch.stack([matching(w, z) for z in zoo_sets])
         if f == "mix":
             gl = torch.stack([linear("both", 1.0, z) for z in zoo])
-            mix_scale[w] = (1 / centred_trace(gl), 1 / centred_trace(gm))
+            mix_scale[w] = (1 / centre(gl).trace().item(), 1 / centre(gm).trace().item())
             gm = gl * mix_scale[w][0] + gm * mix_scale[w][1]
         grams[(f, w)] = gm
 
