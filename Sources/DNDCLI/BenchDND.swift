@@ -18,7 +18,8 @@ struct BenchDND: ParsableCommand {
         adapters against the others and each other. Fit: the generator on its own training datasets. Writes
         <root>/demo/bench/bench.json and bench.html (self-contained, charts inline). With --seeds K, the demo is rebuilt
         for K-1 more seeds under <root>/demo/seeds/ (tens of minutes each on a real model) and mean ± std are reported
-        (seeds.json).
+        (seeds.json). With --aggregate-only, seeds.json is rewritten from the bench.json files those runs left, without
+        rerunning anything.
         """
     )
 
@@ -26,13 +27,16 @@ struct BenchDND: ParsableCommand {
     @OptionGroup var encoder: EncoderOptions
     @Option(help: "Test records each training dataset's fit is measured on.") var fitRecords = DNDBench.defaultFitRecords
     @Option(help: "Suite/training seeds to run the demo and the bench over (1: the root as it is).") var seeds = 1
+    @Flag(help: "Rebuild seeds.json from the seeds' existing bench.json files; run nothing.") var aggregateOnly = false
 
     func validate() throws {
         guard fitRecords >= 1, seeds >= 1 else { throw ValidationError("--fit-records and --seeds must be at least 1") }
+        guard !aggregateOnly || seeds > 1 else { throw ValidationError("--aggregate-only needs --seeds of at least 2") }
     }
 
     func run() throws {
         let rootURL = root.url
+        if aggregateOnly { return try aggregate(rootURL) }
         var bars: [String: ProgressLine] = [:]
         let events = DemoRunner.Events(
             line: { print($0); fflush(stdout) },
@@ -63,7 +67,20 @@ struct BenchDND: ParsableCommand {
             print(r.text, terminator: "")
             reports.append(r); roots.append(seedRoot.path)
         }
-        let agg = SeedBench(seeds: (0..<UInt64(seeds)).map { $0 }, roots: roots, reports: reports)
+        try write(SeedBench(seeds: (0..<UInt64(seeds)).map { $0 }, roots: roots, reports: reports), rootURL, since: t0)
+    }
+
+    /// `--aggregate-only`: seeds.json from the bench.json of the root and of each seed root, as they are.
+    private func aggregate(_ rootURL: URL) throws {
+        let t0 = Date()
+        let paths = DemoPaths(root: rootURL)
+        let roots = [rootURL] + (1..<seeds).map { paths.demo.appendingPathComponent("seeds/seed-\($0)") }
+        let reports = try roots.map { try BenchReport.read(from: DemoPaths(root: $0).bench) }
+        try write(SeedBench(seeds: (0..<UInt64(seeds)).map { $0 }, roots: roots.map(\.path), reports: reports), rootURL, since: t0)
+    }
+
+    private func write(_ agg: SeedBench, _ rootURL: URL, since t0: Date) throws {
+        let bench = DemoPaths(root: rootURL).bench
         try agg.write(to: bench)
         print("")
         print(agg.text, terminator: "")

@@ -306,6 +306,17 @@ public struct BenchReport: Codable, Sendable {
         return h + "</body></html>\n"
     }
 
+    /// Reads the `bench.json` that `write(to:)` left in `folder`.
+    public static func read(from folder: URL) throws -> BenchReport {
+        let url = folder.appendingPathComponent("bench.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DNDError("\(url.path): no bench report; run `dnd bench dnd` on that root first (without --aggregate-only)")
+        }
+        do { return try JSONDecoder().decode(BenchReport.self, from: data) } catch {
+            throw DNDError("\(url.path): not a bench report this dnd reads (\(error)); rerun `dnd bench dnd` on that root")
+        }
+    }
+
     /// Writes `bench.json` and `bench.html` into `folder`.
     public func write(to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

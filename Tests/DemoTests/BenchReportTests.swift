@@ -103,6 +103,7 @@ final class BenchReportTests: XCTestCase {
         let a = sample()
         var b = sample()
         b.rows[0].dnd.accuracy = 0.5; b.rows[1].dnd.accuracy = 0.6
+        b.rows[0].geometry.cosineFineTuned = 0.7
         let agg = SeedBench(seeds: [0, 1], roots: ["/r", "/r/demo/seeds/seed-1"], reports: [a, b])
         let dnd = agg.columns.first { $0.name == "DnD" }!
         XCTAssertEqual(dnd.perDataset["sub-bracket"]!.mean, 0.75, accuracy: 1e-12)
@@ -111,6 +112,36 @@ final class BenchReportTests: XCTestCase {
         XCTAssertEqual(agg.columns.map(\.name), ["base", "mean LoRA", "nearest LoRA", "oracle LoRA", "DnD", "fine-tuned"])
         XCTAssertEqual(agg.columns.first { $0.name == "base" }!.mean.std, 0)
         XCTAssertTrue(agg.text.contains("over 2 seeds (0, 1)") && agg.text.contains(" 75.0 ± 35.4"), agg.text)
+        // Weight space per held-out dataset, the pairwise cosines, the fit cosine and the time ratio, each over the seeds.
+        let g = agg.geometry["sub-bracket"]!
+        XCTAssertEqual(g.normRatio.mean, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(g.cosineFineTuned.mean, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(g.cosineFineTuned.std, (0.02).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(g.cosineMeanLoRA.mean, 0.7, accuracy: 1e-12)
+        XCTAssertEqual(g.cosineNearest.mean, 0.4, accuracy: 1e-12)
+        XCTAssertEqual(agg.geometry["next-<paren>"]!.cosineFineTuned.std, 0)
+        XCTAssertEqual(agg.generatedPairwise.mean, 0.3, accuracy: 1e-12)
+        XCTAssertEqual(agg.zooPairwise.mean, 0.15, accuracy: 1e-12)
+        XCTAssertEqual(agg.fitCosine.mean, 0.8, accuracy: 1e-12)
+        XCTAssertEqual(agg.overhead.mean, 100, accuracy: 1e-9)
+        XCTAssertEqual(agg.shortfalls, ["next-<paren>: DnD 60.0% does not beat the nearest LoRA 80.0%",
+                                        "mean: DnD 67.5% does not beat the oracle LoRA 90.0%"])
+        let sub = agg.text.split(separator: "\n").first { $0.hasPrefix("sub-bracket") && $0.contains("0.60 ± 0.14") }
+        XCTAssertNotNil(sub, agg.text)
+        XCTAssertTrue(sub!.contains("0.50 ± 0.00") && sub!.contains("0.70 ± 0.00") && sub!.contains("0.40 ± 0.00"), String(sub!))
+        for line in ["(ΔW cosine 0.80 ± 0.00)", "among the training checkpoints 0.15 ± 0.00", "fine-tuning takes 100× ± 0× DnD's time",
+                     "  - mean: DnD 67.5% does not beat the oracle LoRA 90.0%"] {
+            XCTAssertTrue(agg.text.contains(line), line)
+        }
+        // Round trip through seeds.json's snake-case keys.
+        let data = try JSONEncoder().encode(agg)
+        let json = String(decoding: data, as: UTF8.self)
+        for key in ["\"cosine_fine_tuned\"", "\"generated_pairwise\"", "\"zoo_pairwise\"", "\"fit_cosine\"", "\"overhead\""] {
+            XCTAssertTrue(json.contains(key), key)
+        }
+        let back = try JSONDecoder().decode(SeedBench.self, from: data)
+        XCTAssertEqual(back.geometry, agg.geometry)
+        XCTAssertEqual(back.fitCosine, agg.fitCosine)
         let s = SeedBench.settings(DemoSettings.preset(.small), seed: 3)
         XCTAssertEqual(s.seed, DemoSettings.preset(.small).seed + 3)
         XCTAssertEqual(s.finetune.seed, DemoSettings.preset(.small).finetune.seed + 3)

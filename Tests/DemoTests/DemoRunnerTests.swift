@@ -87,6 +87,17 @@ final class DemoRunnerTests: XCTestCase {
         XCTAssertEqual(seeds.roots.last, DemoPaths(root: root).demo.appendingPathComponent("seeds/seed-1").path)
         XCTAssertEqual(seeds.columns.first { $0.name == "DnD" }!.perDataset.keys.sorted(), ["sub-bracket"])
         XCTAssertTrue(bench.stdout.contains("over 2 seeds"), bench.stdout)
+        XCTAssertEqual(seeds.geometry.keys.sorted(), ["sub-bracket"])
+        // --aggregate-only rebuilds the same seeds.json from the two bench.json files; a third seed was never run.
+        let again = try TestSupport.runDND(["bench", "dnd", "--root", root.path, "--seeds", "2", "--aggregate-only"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let rebuilt = try JSONDecoder().decode(SeedBench.self, from: Data(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("seeds.json")))
+        XCTAssertEqual(rebuilt.columns, seeds.columns)
+        XCTAssertEqual(rebuilt.geometry, seeds.geometry)
+        XCTAssertEqual(rebuilt.roots, seeds.roots)
+        let missing = try TestSupport.runDND(["bench", "dnd", "--root", root.path, "--seeds", "3", "--aggregate-only"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("seeds/seed-2/demo/bench/bench.json: no bench report; run `dnd bench dnd`"), missing.stderr)
         let html = try String(contentsOf: DemoPaths(root: root).bench.appendingPathComponent("bench.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg"))
     }
