@@ -13,7 +13,9 @@ struct Generate: ParsableCommand {
         abstract: "Generate a LoRA adapter from a prompt file (no gradient step): PEFT folder + adapter.gguf + report.json + report.html.",
         discussion: """
         The generator is conditioned on N prompts (N is fixed at training): with more, N are sampled (seeded);
-        with fewer, they are reused to fill N and the report warns. The same file and seed give the same adapter.
+        with fewer, they are reused to fill N and the report warns. A prompt head reads more: up to --head-prompts
+        distinct prompts (all of a smaller file, else a seeded draw containing the decoder's N). The same file and
+        seed give the same adapter.
         adapter.gguf (llama.cpp / Ollama) is written when the base model's files are known (--base, or the zoo's
         base model found under the root). base_model_name_or_path is --base-model-name, else the base model's public
         id, else its absolute path; the report says which and why.
@@ -28,6 +30,12 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "A base model (Hugging Face folder or .gguf): evaluate base vs base + adapter on records with responses or choices, and lay out adapter.gguf for it.") var base: String?
     @Option(name: .long, help: "base_model_name_or_path of the adapter: the name you serve the base model under (vLLM's --model, a hub id); default: the base model's public id, else its absolute path.") var baseModelName: String?
     @Option(name: .long, help: "The sentence-transformers encoder folder.") var encoder: String?
+    @Option(name: .long, help: "At most this many distinct prompts feed the generator's prompt head (all of a smaller file).")
+    var headPrompts: Int = AdapterGeneration.defaultHeadPrompts
+
+    func validate() throws {
+        guard headPrompts >= 1 else { throw ValidationError("--head-prompts \(headPrompts): give at least 1") }
+    }
 
     func run() throws {
         do {
@@ -63,7 +71,8 @@ struct Generate: ParsableCommand {
             try AtomicFolder.write(output) { tmp in
                 result = try AdapterGeneration.run(
                     .init(records: records, inputName: input.lastPathComponent, job: output.lastPathComponent, seed: seed, output: tmp,
-                          deliveredAt: output, baseModel: name, evaluation: evaluation, dndVersion: DND.version),
+                          deliveredAt: output, baseModel: name, evaluation: evaluation, dndVersion: DND.version,
+                          headPrompts: headPrompts),
                     bundle: bundle, encoder: enc, cache: nil)
             }
             let r = result!.report

@@ -83,8 +83,8 @@ public struct GeneratorBundle: @unchecked Sendable {
 
     /// The adapter this generator emits for prompt states `hidden [N, L, H]`: the condition as it was trained on,
     /// the decoder, the exact inverse of the tokenization, the zoo's mean added back for residual targets.
-    /// `pooled` `[N, H]` are the same prompts' pooled embeddings, which a prompt head reads, and `sentences` `[N, H]`
-    /// their mean sentence embeddings (`PromptHead.sentenceMeans`), which a head of `sentences` reads (`needsSentences`).
+    /// `pooled` `[M, H]` are the pooled embeddings of the prompts a prompt head reads (the decoder's or more:
+    /// `AdapterGeneration.headPromptIndices`), and `sentences` `[M, H]` their mean sentence embeddings (`PromptHead.sentenceMeans`), which a head of `sentences` reads (`needsSentences`).
     public func generate(hidden: Tensor, pooled: Tensor, sentences: Tensor? = nil) throws -> LoRAAdapter {
         let x = normalization.condition(hidden)
         let tokens = try generator.forward(x.reshaped([1] + x.shape))                 // [1, T, r+2, cw+2]
@@ -105,6 +105,9 @@ public struct GeneratorBundle: @unchecked Sendable {
 
     /// Whether `generate` needs the prompts' mean sentence embeddings (a prompt head of `sentences`).
     public var needsSentences: Bool { normalization.head?.kind == .sentences }
+
+    /// Whether this generator has a prompt head (which reads `pooled`, and may read more prompts than the decoder).
+    public var hasHead: Bool { normalization.head != nil }
 
     /// The files of this generator folder (the normalization file only when it has one).
     public static func files(in folder: URL) -> [String] {

@@ -16,7 +16,10 @@ public struct GenerationReport: Codable, Sendable {
         public var maxChars: Int
         public var evaluableRecords: Int
         public var extraFields: [String]
-        public init(file: String, records: [PromptRecord], used: Int, sampled: Bool) {
+        /// How many distinct prompts the generator's prompt head read (nil: no head, or a report from before).
+        public var headPrompts: Int?
+        public init(file: String, records: [PromptRecord], used: Int, sampled: Bool, headPrompts: Int? = nil) {
+            self.headPrompts = headPrompts
             self.file = file
             self.records = records.count
             promptsUsed = used
@@ -30,7 +33,7 @@ public struct GenerationReport: Codable, Sendable {
         }
         enum CodingKeys: String, CodingKey {
             case file, records, promptsUsed = "prompts_used", sampled, meanChars = "mean_chars", minChars = "min_chars"
-            case maxChars = "max_chars", evaluableRecords = "evaluable_records", extraFields = "extra_fields"
+            case maxChars = "max_chars", evaluableRecords = "evaluable_records", extraFields = "extra_fields", headPrompts = "head_prompts"
         }
     }
 

@@ -59,7 +59,7 @@ public enum ReportHTML {
 
         h += "<h2>Input</h2>"
         h += table(["file", "records", "prompts used", "sampled", "chars (min/mean/max)", "evaluable", "extra fields"], [[
-            r.input.file, "\(r.input.records)", "\(r.input.promptsUsed)", r.input.sampled ? "yes" : "no",
+            r.input.file, "\(r.input.records)", r.input.headPrompts.map { "\(r.input.promptsUsed) (prompt head: \($0))" } ?? "\(r.input.promptsUsed)", r.input.sampled ? "yes" : "no",
             "\(r.input.minChars) / \(String(format: "%.1f", r.input.meanChars)) / \(r.input.maxChars)",
             "\(r.input.evaluableRecords)", r.input.extraFields.joined(separator: ", "),
         ]])

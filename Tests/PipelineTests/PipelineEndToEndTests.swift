@@ -151,6 +151,52 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertEqual(outcome.bundle.config.trainedOn, ["a", "c"])
     }
 
+    /// The prompt head reads up to `headPrompts` distinct prompts (a seeded superset of the decoder's N; every prompt
+    /// of a smaller file), the decoder its N: the adapter is `generate` on the decoder's states and the head's pooled
+    /// embeddings and sentences, and the report says how many the head read. dnd_torch's `head_prompts` asserts the
+    /// same draws (python/tests/test_seeded_rng.py).
+    func testPromptHeadReadsUpToItsLimitOfDistinctPrompts() throws {
+        XCTAssertEqual(AdapterGeneration.headPromptIndices(count: 100, limit: 16, seed: 3), [23, 24, 25, 26, 42, 44, 54, 64, 68, 69, 71, 72, 73, 78, 93, 94])
+        XCTAssertEqual(AdapterGeneration.selectPrompts(count: 100, n: 8, seed: 3).indices, [23, 25, 42, 44, 54, 64, 69, 73])
+        XCTAssertEqual(AdapterGeneration.headPromptIndices(count: 6, limit: 64, seed: 0), Array(0..<6))
+
+        let root = TestSupport.temporaryDirectory()
+        try tinyZoo(root.appendingPathComponent("checkpoints"), datasets: ["math", "poems", "code"])
+        let bundle = try train(root).bundle
+        XCTAssertTrue(bundle.hasHead)
+        let records = (0..<10).map { PromptRecord(prompt: "Task math: compute item \($0 + 10). Answer in \($0 + 1) words.", line: $0 + 1) }
+        func generate(_ limit: Int, _ name: String) throws -> AdapterGeneration.Result {
+            try AdapterGeneration.run(.init(records: records, inputName: "new.jsonl", job: name, seed: 5, output: root.appendingPathComponent(name),
+                                            evaluation: .skipped("not asked"), dndVersion: "test", headPrompts: limit),
+                                      bundle: bundle, encoder: encoder(), cache: nil)
+        }
+        let all = try generate(64, "all"), six = try generate(6, "six"), four = try generate(4, "four")
+        XCTAssertEqual(all.report.input.headPrompts, 10)
+        XCTAssertEqual(six.report.input.headPrompts, 6)
+        XCTAssertEqual(four.report.input.promptsUsed, 4)
+        let decoder = AdapterGeneration.selectPrompts(count: 10, n: 4, seed: 5).indices
+        let headSix = AdapterGeneration.headPromptIndices(count: 10, limit: 6, seed: 5)
+        XCTAssertTrue(Set(decoder).isSubset(of: headSix))
+        XCTAssertEqual(AdapterGeneration.headPromptIndices(count: 10, limit: 4, seed: 5), decoder)
+
+        let enc = try encoder()
+        func expected(_ head: [Int]) throws -> LoRAAdapter {
+            let texts = head.map { records[$0].prompt }
+            let (hidden, _) = try enc.encode(decoder.map { records[$0].prompt }, length: bundle.config.length)
+            let (_, pooled) = try enc.encode(texts, length: bundle.config.length)
+            let sentences = try PromptHead.sentenceMeans(texts, pooled: pooled) { try enc.pooled($0, cache: nil) }
+            return try bundle.generate(hidden: hidden, pooled: pooled, sentences: sentences)
+        }
+        let site = LoRASite(layer: 1, module: .v_proj)
+        for (result, head) in [(all, Array(0..<10)), (six, headSix), (four, decoder)] {
+            let want = try expected(head)
+            XCTAssertLessThan(result.adapter.weights[site]!.b.maxAbsDifference(want.weights[site]!.b), 1e-5)
+        }
+        XCTAssertGreaterThan(all.adapter.weights[site]!.b.maxAbsDifference(four.adapter.weights[site]!.b), 1e-4, "the head's feature moves with what it reads")
+        let html = try String(contentsOf: root.appendingPathComponent("six/report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("4 (prompt head: 6)"))
+    }
+
     func testFewerPromptsThanNAreReusedWithAWarning() {
         let (idx, note) = AdapterGeneration.selectPrompts(count: 3, n: 8, seed: 1)
         XCTAssertEqual(idx.count, 8)

@@ -19,8 +19,9 @@ split, next to the base. A variant is FEATURE[@WEIGHT][~RIDGE][^SCALE][*STRENGTH
     SCALE      the head's part scaled by this factor (its weights α times SCALE, the zoo's mean as it is; default 1)
     STRENGTH   ΔW scaled by this factor (every non-shared lora_B multiplied by it; default 1)
 
-`--seed S` picks the prompts as `dnd generate --seed S` does; `--all-prompts` reads the head's feature from every test
-prompt instead (the decoder of a daemon job sees only its chosen prompts, the head could see the whole file).
+`--seed S` and `--head-prompts N` pick the prompts the head reads as `dnd generate --seed S --head-prompts N` does
+(default 64, the daemon's: every prompt of a 40-record test split; `--head-prompts 8` is the decoder's own 8, what
+dnd's head read before it read more of a job's file).
 `--leave-one-out` scores the zoo's own datasets instead, each with the head and the zoo's mean fitted on the other
 zoo datasets (the decoder's tokens, trained on all of them, left out as always): a choice of variant validated there
 does not tune on the held-out datasets.
@@ -48,7 +49,7 @@ import torch
 from . import generator_folder
 from .normalization import Normalization, mean_row
 from .safetensors_io import SafeTensorsFile, save
-from .seeded_rng import select_prompts
+from .seeded_rng import DEFAULT_HEAD_PROMPTS, head_prompts
 
 FEATURES = ("whole", "sentences", "both")
 KERNELS = ("match", "mix")
@@ -212,11 +213,11 @@ def left_out_weights(alpha: torch.Tensor, i: int, scale: float) -> torch.Tensor:
     return torch.cat([a[:i], torch.tensor([(a.sum().item() - 1) / (n - 1)], dtype=torch.float64), a[i:]])
 
 
-def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, all_prompts: bool = False,
+def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, head_limit: int = DEFAULT_HEAD_PROMPTS,
            leave_one_out: bool = False) -> Dict[str, Dict[str, float]]:
     """Accuracy per held-out dataset and variant (plus 'base'); writes the adapters and dnd eval's JSON under `out`.
-    The head's feature is read from the prompts the daemon conditions the decoder on, or from every prompt of the
-    test split with `all_prompts`. With `leave_one_out` the datasets scored are the zoo's own, each with a head (and
+    The head's feature is read from the test prompts a daemon job's head reads (`head_prompts` with `head_limit`
+    and `seed`). With `leave_one_out` the datasets scored are the zoo's own, each with a head (and
     zoo mean) fitted on the other zoo datasets: a validation that does not touch the held-out datasets."""
     gen = os.path.join(root, "state", "generator")
     norm = Normalization(gen)
@@ -284,8 +285,8 @@ def screen(root: str, out: str, variants: List[str], dnd: str, seed: int = 0, al
     for h in (names if leave_one_out else held):
         test = os.path.join(data, f"{h}.test.jsonl")
         prompts = read_prompts(test)
-        chosen = prompts if all_prompts else [prompts[i] for i in select_prompts(len(prompts), config["prompts"], seed)]
-        job = f"test-{h}-all" if all_prompts else f"test-{h}-seed{seed}"
+        chosen = [prompts[i] for i in head_prompts(len(prompts), head_limit, seed)]
+        job = f"test-{h}-head{head_limit}-seed{seed}"
         feats = features(embedder, chosen, job)
         job_set = sentence_set(embedder, chosen, job + "-sentences") if zoo_sets else None
         adapters = []
@@ -322,7 +323,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--variants", default="whole", help="comma-separated FEATURE[@WEIGHT][~RIDGE][^SCALE][*STRENGTH] (see above)")
     ap.add_argument("--dnd", default=os.path.join(".build", "release", "dnd"), help="the dnd binary")
     ap.add_argument("--seed", type=int, default=0, help="prompt choice seed (the daemon's is 0)")
-    ap.add_argument("--all-prompts", action="store_true", help="the head's feature from every test prompt, not the daemon's choice")
+    ap.add_argument("--head-prompts", type=int, default=DEFAULT_HEAD_PROMPTS,
+                    help=f"at most this many distinct test prompts feed the head, as the daemon's (default {DEFAULT_HEAD_PROMPTS})")
     ap.add_argument("--leave-one-out", action="store_true",
                     help="score the zoo's own datasets, each with a head and mean fitted on the other zoo datasets")
     args = ap.parse_args(argv)
@@ -330,7 +332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         for v in variants:
             parse_variant(v)
-        results = screen(args.root, args.out, variants, args.dnd, args.seed, args.all_prompts, args.leave_one_out)
+        results = screen(args.root, args.out, variants, args.dnd, args.seed, args.head_prompts, args.leave_one_out)
     except (ValueError, OSError) as e:
         print(f"head_screen: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """dnd's seeded random stream (TensorCore `SeededRNG`: xoshiro256**, seeded through SplitMix64), bit for bit.
 
 Used where dnd_torch must make dnd's own random choices: which prompts of a file condition the generator
-(`select_prompts`, as `dnd generate` and every daemon job choose them) and the per-step streams of `dnd train`
+(`select_prompts`, as `dnd generate` and every daemon job choose them; `head_prompts`, the prompts a prompt head reads) and the per-step streams of `dnd train`
 (`step_rng`), against which the exported sample schedule is checked. Bounded integers follow the Swift standard
 library's `next(upperBound:)` (Lemire's nearly divisionless method), so the draws equal Swift's.
 """
@@ -95,3 +95,16 @@ def select_prompts(count: int, n: int, seed: int) -> List[int]:
     if count > n:
         return sorted(rng.sample(n, count))
     return choose_prompts(n, count, rng)
+
+
+DEFAULT_HEAD_PROMPTS = 64  # AdapterGeneration.defaultHeadPrompts
+
+
+def head_prompts(count: int, limit: int, seed: int) -> List[int]:
+    """Which distinct records of `count` a prompt head reads (`AdapterGeneration.headPromptIndices`): all of them
+    when there are at most `limit`, else `limit` drawn with `select_prompts`'s seed (a superset of its choice)."""
+    if limit < 1:
+        raise ValueError(f"a prompt head reads at least one prompt, not {limit}")
+    if count <= limit:
+        return list(range(count))
+    return sorted(SeededRNG(seed).sample(limit, count))

@@ -4,7 +4,7 @@ import unittest
 
 import _support  # noqa: F401
 
-from dnd_torch.seeded_rng import SeededRNG, choose_prompts, select_prompts, step_rng
+from dnd_torch.seeded_rng import SeededRNG, choose_prompts, head_prompts, select_prompts, step_rng
 
 
 class SeededRNGTests(unittest.TestCase):
@@ -26,6 +26,18 @@ class SeededRNGTests(unittest.TestCase):
         self.assertEqual(len(few), 8)
         exact = choose_prompts(5, 5, SeededRNG(7))       # as many: a permutation
         self.assertEqual(sorted(exact), list(range(5)))
+
+    def test_head_reads_a_superset_of_the_decoders_prompts(self):
+        # Swift: AdapterGeneration.headPromptIndices(count: 100, limit: 16, seed: 3) and selectPrompts(count: 100, n: 8, seed: 3)
+        # (PipelineEndToEndTests.testPromptHeadReadsUpToItsLimitOfDistinctPrompts asserts the same lists).
+        head, decoder = head_prompts(100, 16, 3), select_prompts(100, 8, 3)
+        self.assertEqual(head, [23, 24, 25, 26, 42, 44, 54, 64, 68, 69, 71, 72, 73, 78, 93, 94])
+        self.assertEqual(decoder, [23, 25, 42, 44, 54, 64, 69, 73])
+        self.assertTrue(set(decoder) <= set(head))
+        self.assertEqual(head_prompts(6, 64, 0), list(range(6)))   # a short file: every prompt once
+        self.assertEqual(head_prompts(40, 40, 9), list(range(40)))
+        with self.assertRaises(ValueError):
+            head_prompts(10, 0, 0)
 
 
 if __name__ == "__main__":
